@@ -1,0 +1,1 @@
+"""Tests for the DingTalk integration, its client and the DingTalk emulator."""
