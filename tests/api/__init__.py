@@ -1,0 +1,1 @@
+"""Tests for the DingTalk robot client package (no Home Assistant involved)."""

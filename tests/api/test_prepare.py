@@ -1,0 +1,406 @@
+"""Prepare messages: mentions into the body, keywords, and splitting to fit."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from custom_components.dingtalk.api import (
+    MAX_BODY_BYTES,
+    ActionButton,
+    ActionCard,
+    BodyTooLargeError,
+    FeedCard,
+    FeedLink,
+    InvalidMessageError,
+    Link,
+    Markdown,
+    Mentions,
+    Message,
+    Text,
+    has_keyword,
+    payload_size,
+    prepare,
+    serialize_payload,
+    with_mentions,
+)
+
+URL = "https://example.com/x"
+PIC = "https://example.com/p.png"
+MOBILE = "13800000000"
+
+
+def _only(messages: list[Message]) -> Message:
+    """Return the single prepared message."""
+    assert len(messages) == 1
+    return messages[0]
+
+
+# Mentions
+
+
+def test_text_mentions_appended_as_last_line() -> None:
+    """Append every missing @handle as a last line; keep the at object."""
+    mentions = Mentions(mobiles=(MOBILE,), user_ids=("user1",))
+    message = Text(content="disk full", mentions=mentions, msg_uuid="m")
+    prepared = _only(prepare(message))
+    assert prepared == Text(
+        content=f"disk full\n@{MOBILE} @user1", mentions=mentions, msg_uuid="m"
+    )
+    assert prepared.to_payload()["at"]["atMobiles"] == [MOBILE]
+
+
+def test_markdown_mentions_appended_as_last_paragraph() -> None:
+    """Append mentions to a markdown text after a blank line."""
+    message = Markdown(title="T", text="**x**", mentions=Mentions(user_ids=("u1",)))
+    prepared = _only(prepare(message))
+    assert isinstance(prepared, Markdown)
+    assert prepared.text == "**x**\n\n@u1"
+    assert prepared.title == "T"
+
+
+def test_mentions_already_present_are_not_repeated() -> None:
+    """Leave a body alone when each @handle is already in it."""
+    message = Text(
+        content=f"@{MOBILE}, look. cc @user1",
+        mentions=Mentions(mobiles=(MOBILE,), user_ids=("user1",)),
+    )
+    assert _only(prepare(message)) == message
+
+
+def test_longer_handle_does_not_count_as_mention() -> None:
+    """Treat @138000000001 as a different mobile than 13800000000."""
+    message = Text(
+        content=f"@{MOBILE}1 and @user12",
+        mentions=Mentions(mobiles=(MOBILE,), user_ids=("user1",)),
+    )
+    prepared = _only(prepare(message))
+    assert isinstance(prepared, Text)
+    assert prepared.content.endswith(f"\n@{MOBILE} @user1")
+
+
+def test_at_all_adds_nothing_to_the_body() -> None:
+    """Rely on isAtAll alone for @all."""
+    message = Text(content="all hands", mentions=Mentions(at_all=True))
+    prepared = _only(prepare(message))
+    assert prepared == message
+    assert prepared.to_payload()["at"]["isAtAll"] is True
+
+
+def test_with_mentions_merges_for_text_and_markdown() -> None:
+    """Merge extra mentions into text and markdown, keeping the msg_uuid."""
+    text = Text(content="a", mentions=Mentions(mobiles=(MOBILE,)), msg_uuid="k")
+    merged = with_mentions(text, Mentions(user_ids=("u",), at_all=True))
+    assert merged == Text(
+        content="a",
+        mentions=Mentions(mobiles=(MOBILE,), user_ids=("u",), at_all=True),
+        msg_uuid="k",
+    )
+    markdown = Markdown(title="T", text="b")
+    assert with_mentions(markdown, Mentions(user_ids=("u",))) == Markdown(
+        title="T",
+        text="b",
+        mentions=Mentions(user_ids=("u",)),
+        msg_uuid=markdown.msg_uuid,
+    )
+
+
+def test_prepare_takes_mentions() -> None:
+    """Merge prepare(mentions=...) and put them in the body."""
+    prepared = _only(prepare(Text(content="a"), mentions=Mentions(mobiles=(MOBILE,))))
+    assert isinstance(prepared, Text)
+    assert prepared.content == f"a\n@{MOBILE}"
+    assert prepared.mentions.mobiles == (MOBILE,)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Link(title="T", text="b", message_url=URL),
+        FeedCard(links=(FeedLink(title="T", message_url=URL, pic_url=PIC),)),
+    ],
+)
+def test_mentions_rejected_for_link_and_feed_card(message: Link | FeedCard) -> None:
+    """Raise InvalidMessageError: link and feedCard cannot mention anyone."""
+    with pytest.raises(InvalidMessageError, match="cannot mention"):
+        with_mentions(message, Mentions(mobiles=(MOBILE,)))
+    with pytest.raises(InvalidMessageError, match="cannot mention"):
+        prepare(message, mentions=Mentions(user_ids=("u",)))
+    assert with_mentions(message, Mentions()) is message
+
+
+def test_action_card_mentions_user_ids_in_text() -> None:
+    """Write @userId into an actionCard's text; it has no at object."""
+    card = ActionCard(title="T", text="body @u1", single_title="S", single_url=URL)
+    mentioned = with_mentions(card, Mentions(user_ids=("u1", "u2")))
+    assert isinstance(mentioned, ActionCard)
+    assert mentioned.text == "body @u1\n\n@u2"
+    assert "at" not in mentioned.to_payload()
+    for mentions in (Mentions(mobiles=(MOBILE,)), Mentions(at_all=True)):
+        with pytest.raises(InvalidMessageError, match="user ids"):
+            with_mentions(card, mentions)
+
+
+# Keywords
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            Text(content="disk full", msg_uuid="k"),
+            Text(content="disk full\nalarm", msg_uuid="k"),
+        ),
+        (
+            Text(content="disk", mentions=Mentions(mobiles=(MOBILE,)), msg_uuid="k"),
+            Text(
+                content=f"disk\n@{MOBILE}\nalarm",
+                mentions=Mentions(mobiles=(MOBILE,)),
+                msg_uuid="k",
+            ),
+        ),
+        (
+            Markdown(title="T", text="x", msg_uuid="k"),
+            Markdown(title="T", text="x\n\nalarm", msg_uuid="k"),
+        ),
+        (
+            Link(title="T", text="x", message_url=URL, msg_uuid="k"),
+            Link(title="T", text="x alarm", message_url=URL, msg_uuid="k"),
+        ),
+        (
+            ActionCard(
+                title="T", text="x", single_title="S", single_url=URL, msg_uuid="k"
+            ),
+            ActionCard(
+                title="T",
+                text="x\n\nalarm",
+                single_title="S",
+                single_url=URL,
+                msg_uuid="k",
+            ),
+        ),
+        (
+            FeedCard(
+                links=(
+                    FeedLink(title="A", message_url=URL, pic_url=PIC),
+                    FeedLink(title="B", message_url=URL, pic_url=PIC),
+                ),
+                msg_uuid="k",
+            ),
+            FeedCard(
+                links=(
+                    FeedLink(title="A alarm", message_url=URL, pic_url=PIC),
+                    FeedLink(title="B", message_url=URL, pic_url=PIC),
+                ),
+                msg_uuid="k",
+            ),
+        ),
+    ],
+    ids=["text", "text-mentions", "markdown", "link", "action-card", "feed-card"],
+)
+def test_keyword_added_in_documented_place(message: Message, expected: Message) -> None:
+    """Add the first keyword where the module docstring says, keeping msg_uuid."""
+    assert _only(prepare(message, keywords=("alarm", "告警"))) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Text(content="告警: disk full"),
+        Markdown(title="alarm", text="x"),
+        Markdown(title="T", text="an alarm"),
+        Link(title="alarm", text="x", message_url=URL),
+        Link(title="T", text="alarm!", message_url=URL),
+        ActionCard(title="alarm", text="x", single_title="S", single_url=URL),
+        ActionCard(title="T", text="x", single_title="alarm", single_url=URL),
+        ActionCard(
+            title="T",
+            text="x",
+            buttons=(
+                ActionButton(title="ok", action_url=URL),
+                ActionButton(title="alarm", action_url=URL),
+            ),
+        ),
+        FeedCard(
+            links=(
+                FeedLink(title="T", message_url=URL, pic_url=PIC),
+                FeedLink(title="alarm", message_url=URL, pic_url=PIC),
+            )
+        ),
+    ],
+)
+def test_keyword_not_added_when_any_field_has_one(message: Message) -> None:
+    """Leave a message alone when any text-bearing field holds a keyword."""
+    assert has_keyword(message, ["alarm", "告警"])
+    assert _only(prepare(message, keywords=["alarm", "告警"])) == message
+
+
+def test_blank_keywords_are_ignored() -> None:
+    """Ignore empty and blank keywords; strip the rest."""
+    message = Text(content="x", msg_uuid="k")
+    assert _only(prepare(message, keywords=("", "  "))) == message
+    assert _only(prepare(message, keywords=(" ", " alarm "))) == Text(
+        content="x\nalarm", msg_uuid="k"
+    )
+    assert not has_keyword(message, ("", " "))
+
+
+def test_lone_string_is_one_keyword() -> None:
+    """Treat keywords="alarm" as one keyword, not five letters."""
+    prepared = _only(prepare(Text(content="a"), keywords="alarm"))
+    assert isinstance(prepared, Text)
+    assert prepared.content == "a\nalarm"
+
+
+# Splitting
+
+
+def _size(message: Message) -> int:
+    """Return the exact body size."""
+    return len(serialize_payload(message.to_payload()))
+
+
+def test_fitting_message_keeps_uuid_and_is_not_numbered() -> None:
+    """Return a message of exactly MAX_BODY_BYTES as is."""
+    empty = payload_size(Text(content="x", msg_uuid="u")) - 1
+    message = Text(content="a" * (MAX_BODY_BYTES - empty), msg_uuid="u")
+    assert _size(message) == MAX_BODY_BYTES
+    assert prepare(message) == [message]
+    longer = Text(content="a" * (MAX_BODY_BYTES - empty + 1), msg_uuid="u")
+    assert len(prepare(longer)) == 2
+
+
+def test_split_chinese_text_at_lines() -> None:
+    """Split UTF-8 Chinese text at line boundaries into numbered, fitting parts."""
+    lines = [f"第{i}行：磁盘空间不足，请尽快处理。" * 3 for i in range(600)]
+    mentions = Mentions(mobiles=(MOBILE,), user_ids=("user1",))
+    message = Text(content="\n".join(lines), mentions=mentions, msg_uuid="orig")
+    parts = prepare(message, keywords=("alarm",))
+    n = len(parts)
+    assert n >= 3
+    rebuilt: list[str] = []
+    for index, part in enumerate(parts, start=1):
+        assert isinstance(part, Text)
+        assert _size(part) <= MAX_BODY_BYTES
+        assert part.msg_uuid == f"orig-{index}"
+        assert part.mentions == mentions
+        head, _, rest = part.content.partition("\n")
+        assert head == f"({index}/{n})"
+        body, tail = rest.rsplit("\n", 2)[0], rest.rsplit("\n", 2)[1:]
+        assert tail == [f"@{MOBILE} @user1", "alarm"]
+        rebuilt.extend(body.split("\n"))
+    assert rebuilt == lines
+    # Filled greedily: every part but the last is nearly full.
+    assert all(_size(part) > MAX_BODY_BYTES - 200 for part in parts[:-1])
+
+
+def test_split_markdown_numbers_title_and_keeps_keyword_per_part() -> None:
+    """Number the markdown title and add the keyword to parts that lack one."""
+    lines = ["alarm: first line", *(f"- item {i} " + "x" * 80 for i in range(600))]
+    message = Markdown(title="Report", text="\n".join(lines), msg_uuid="md")
+    parts = prepare(message, keywords=("alarm",))
+    n = len(parts)
+    assert n >= 2
+    for index, part in enumerate(parts, start=1):
+        assert isinstance(part, Markdown)
+        assert part.title == f"Report ({index}/{n})"
+        assert part.msg_uuid == f"md-{index}"
+        assert _size(part) <= MAX_BODY_BYTES
+        assert "alarm" in part.text
+    assert isinstance(parts[0], Markdown)
+    assert not parts[0].text.endswith("\n\nalarm")
+    assert isinstance(parts[1], Markdown)
+    assert parts[1].text.endswith("\n\nalarm")
+
+
+def test_split_markdown_keyword_in_title_is_enough() -> None:
+    """Add no keyword to parts whose title carries one."""
+    message = Markdown(title="alarm report", text="\n".join(["y" * 100] * 400))
+    parts = prepare(message, keywords=("alarm",))
+    assert len(parts) >= 2
+    for part in parts:
+        assert isinstance(part, Markdown)
+        assert "alarm" not in part.text
+
+
+def test_split_one_over_long_line_at_character_boundaries() -> None:
+    """Cut a single line between characters: 3- and 4-byte UTF-8 and JSON escapes."""
+    unit = '告警😀"\\\x01a'
+    line = unit * 3000
+    message = Text(content=line, msg_uuid="long")
+    parts = prepare(message)
+    n = len(parts)
+    assert n >= 2
+    pieces = []
+    for index, part in enumerate(parts, start=1):
+        assert isinstance(part, Text)
+        body = serialize_payload(part.to_payload())
+        assert len(body) <= MAX_BODY_BYTES
+        body.decode("utf-8")  # whole characters only
+        assert json.loads(body)["text"]["content"] == part.content
+        header, _, piece = part.content.partition("\n")
+        assert header == f"({index}/{n})"
+        pieces.append(piece)
+    assert "".join(pieces) == line
+
+
+def test_split_into_more_than_nine_parts() -> None:
+    """Number with two digits and keep every part under the cap."""
+    message = Text(content="\n".join(["z" * 999] * 250), msg_uuid="many")
+    parts = prepare(message, keywords=("k",))
+    n = len(parts)
+    assert n >= 10
+    assert [part.msg_uuid for part in parts] == [f"many-{i}" for i in range(1, n + 1)]
+    for index, part in enumerate(parts, start=1):
+        assert isinstance(part, Text)
+        assert part.content.startswith(f"({index}/{n})\n")
+        assert _size(part) <= MAX_BODY_BYTES
+
+
+def test_trailing_blank_lines_only() -> None:
+    """Trim trailing blank lines instead of sending an empty numbered part."""
+    message = Text(content="x" + "\n" * (MAX_BODY_BYTES // 2 + 10), msg_uuid="t")
+    assert _size(message) > MAX_BODY_BYTES
+    assert prepare(message, keywords=("kw",)) == [Text(content="x\nkw", msg_uuid="t")]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Link(title="T", text="x" * MAX_BODY_BYTES, message_url=URL),
+        ActionCard(
+            title="T", text="x" * MAX_BODY_BYTES, single_title="S", single_url=URL
+        ),
+        FeedCard(
+            links=tuple(
+                FeedLink(title="t" * 100, message_url=URL, pic_url=PIC)
+                for _ in range(200)
+            )
+        ),
+    ],
+)
+def test_unsplittable_types_too_long(message: Message) -> None:
+    """Raise BodyTooLargeError, an InvalidMessageError, for types that cannot split."""
+    with pytest.raises(BodyTooLargeError, match="cannot be split") as excinfo:
+        prepare(message)
+    assert isinstance(excinfo.value, InvalidMessageError)
+
+
+def test_title_leaves_no_room() -> None:
+    """Raise BodyTooLargeError when the title alone nearly fills a body."""
+    message = Markdown(title="t" * (MAX_BODY_BYTES - 500), text="x\n" * 1000)
+    with pytest.raises(BodyTooLargeError, match="leave under"):
+        prepare(message)
+
+
+def test_prepare_is_pure() -> None:
+    """Return equal results for equal input and never mutate the message."""
+    message = Text(content="x\n" * 15000, mentions=Mentions(mobiles=(MOBILE,)))
+    before = message.content
+    assert prepare(message, keywords=("k",)) == prepare(message, keywords=("k",))
+    assert message.content == before
+    assert all(
+        re.fullmatch(rf"{message.msg_uuid}-\d+", p.msg_uuid) for p in prepare(message)
+    )

@@ -1,0 +1,1 @@
+"""Tests of the DingTalk emulator (the independent oracle)."""
