@@ -7,7 +7,8 @@ import sys
 
 from PIL import Image, ImageDraw
 
-BRAND = Path(__file__).resolve().parent.parent / "custom_components" / "dingtalk" / "brand"
+REPO = Path(__file__).resolve().parent.parent
+BRAND = REPO / "custom_components" / "dingtalk" / "brand"
 SCALE = 4  # draw large, then downsample for smooth edges
 
 

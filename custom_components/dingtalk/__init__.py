@@ -1,27 +1,102 @@
-"""The DingTalk integration: DingTalk group robots as notify targets."""
+"""The DingTalk integration: DingTalk group robots as notify targets.
+
+Setup makes no request to DingTalk: every request is a message in the group and uses
+one of the robot's 20 sends a minute. The config flow already proved the token,
+secret and keywords (test-before-configure); a send that later fails on the token or
+signature starts reauthentication, and lasting problems raise repair issues.
+"""
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from functools import partial
+from typing import TYPE_CHECKING, Any, Final
+
+from homeassistant.const import Platform
+from homeassistant.exceptions import ConfigEntryError
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.typing import ConfigType
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.storage import Store
 
-from .const import DOMAIN
+from .api import DingTalkClient, InvalidWebhookError, Webhook
+from .const import (
+    CONF_DEFAULT_FORMAT,
+    CONF_DEFAULT_TARGET,
+    CONF_KEYWORDS,
+    CONF_SECRET,
+    CONF_WEBHOOK,
+    DEFAULT_FORMAT,
+    DEFAULT_TARGET,
+    DOMAIN,
+    DingTalkFormat,
+)
+from .delivery import async_clear_issues, async_robot_delivered, async_robot_failed
+from .legacy import async_add_robot, async_remove_robot
+from .outbox import STORAGE_KEY_PREFIX, STORAGE_VERSION, Outbox
+from .runtime import DingTalkConfigEntry, DingTalkRuntime
+from .services import async_setup_services
 
-CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers.typing import ConfigType
+
+PLATFORMS: Final = [Platform.NOTIFY]
+
+CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:  # noqa: ARG001
-    """Set up the DingTalk integration."""
+    """Register the dingtalk.send_message action once for every robot."""
+    async_setup_services(hass)
     return True
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:  # noqa: ARG001
-    """Set up a DingTalk robot from a config entry."""
+async def async_setup_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> bool:
+    """Set up a DingTalk robot: its client, outbox, notify entity and actions."""
+    try:
+        webhook = Webhook.parse(entry.data[CONF_WEBHOOK])
+    except InvalidWebhookError as err:
+        raise ConfigEntryError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_stored_webhook",
+            translation_placeholders={"robot": entry.title},
+        ) from err
+    client = DingTalkClient(
+        webhook, entry.data.get(CONF_SECRET), session=async_get_clientsession(hass)
+    )
+    outbox = Outbox(
+        hass,
+        entry.entry_id,
+        entry.title,
+        client,
+        on_delivered=partial(async_robot_delivered, hass, entry),
+        on_failed=partial(async_robot_failed, hass, entry),
+    )
+    await outbox.async_start()
+    entry.async_on_unload(outbox.async_stop)
+    entry.runtime_data = DingTalkRuntime(
+        client=client,
+        outbox=outbox,
+        webhook=webhook,
+        keywords=tuple(entry.data.get(CONF_KEYWORDS, ())),
+        default_format=DingTalkFormat(
+            entry.options.get(CONF_DEFAULT_FORMAT, DEFAULT_FORMAT)
+        ),
+        default_target=entry.options.get(CONF_DEFAULT_TARGET, DEFAULT_TARGET),
+    )
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await async_add_robot(hass, entry)
+    entry.async_on_unload(partial(async_remove_robot, hass, entry))
     return True
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:  # noqa: ARG001
-    """Unload a DingTalk robot."""
-    return True
+async def async_unload_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> bool:
+    """Unload a robot; its entity and legacy actions go with it."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> None:
+    """Forget a deleted robot's repair issues and undelivered messages."""
+    async_clear_issues(hass, entry.entry_id)
+    await Store[dict[str, Any]](
+        hass, STORAGE_VERSION, f"{STORAGE_KEY_PREFIX}.{entry.entry_id}"
+    ).async_remove()

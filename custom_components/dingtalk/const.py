@@ -2,8 +2,76 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 import logging
 from typing import Final
 
 DOMAIN: Final = "dingtalk"
 LOGGER: Final = logging.getLogger(__package__)
+
+# Config entry data.
+CONF_WEBHOOK: Final = "webhook"
+CONF_SECRET: Final = "secret"  # noqa: S105 - a config key, not a secret
+CONF_KEYWORDS: Final = "keywords"
+CONF_SEND_TEST_MESSAGE: Final = "send_test_message"
+
+# Config entry options.
+CONF_DEFAULT_FORMAT: Final = "default_format"
+CONF_DEFAULT_TARGET: Final = "default_target"
+
+MAX_KEYWORDS: Final = 10
+
+# Legacy notify: discovery info key holding the shared service name.
+LEGACY_SERVICE_NAME: Final = DOMAIN
+
+# Fields of dingtalk.send_message and keys of `data` in the legacy notify actions.
+ATTR_MSGTYPE: Final = "msgtype"
+ATTR_AT_MOBILES: Final = "at_mobiles"
+ATTR_AT_USER_IDS: Final = "at_user_ids"
+ATTR_AT_ALL: Final = "at_all"
+ATTR_URL: Final = "url"
+ATTR_PICTURE: Final = "picture"
+ATTR_BUTTON_TITLE: Final = "button_title"
+ATTR_BUTTON_URL: Final = "button_url"
+ATTR_BUTTONS: Final = "buttons"
+ATTR_ORIENTATION: Final = "orientation"
+ATTR_LINKS: Final = "links"
+
+SERVICE_SEND_MESSAGE: Final = "send_message"
+
+
+class DingTalkFormat(StrEnum):
+    """Default format of a message sent without a message type."""
+
+    AUTO = "auto"
+    TEXT = "text"
+    MARKDOWN = "markdown"
+
+
+class DingTalkMsgType(StrEnum):
+    """Message types of dingtalk.send_message."""
+
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    LINK = "link"
+    ACTION_CARD = "action_card"
+    FEED_CARD = "feed_card"
+
+
+class DingTalkOrientation(StrEnum):
+    """Layout of action card buttons."""
+
+    VERTICAL = "vertical"
+    HORIZONTAL = "horizontal"
+
+
+class DingTalkIssue(StrEnum):
+    """Repair issues a robot can raise; each clears after the next delivery."""
+
+    ROBOT_UNAVAILABLE = "robot_unavailable"
+    IP_NOT_ALLOWED = "ip_not_allowed"
+    CLOCK_OUT_OF_SYNC = "clock_out_of_sync"
+
+
+DEFAULT_FORMAT: Final = DingTalkFormat.AUTO
+DEFAULT_TARGET: Final = True

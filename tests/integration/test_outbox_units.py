@@ -1,0 +1,649 @@
+"""Outbox: pure scheduling helpers, and the engine driven by a scripted fake client."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Self
+
+import pytest
+from pytest_homeassistant_custom_component.common import async_capture_events
+
+from custom_components.dingtalk.api import (
+    BusyError,
+    DingTalkError,
+    DingTalkHTTPError,
+    DingTalkTimeoutError,
+    IPNotAllowedError,
+    KeywordError,
+    RateLimitedError,
+    Text,
+    TimestampError,
+)
+from custom_components.dingtalk.const import DOMAIN
+from custom_components.dingtalk.outbox import (
+    EVENT_DELIVERY_FAILED,
+    DeliveryResult,
+    MessageExpiredError,
+    Outbox,
+    OutboxFullError,
+    OutboxNotRunningError,
+    RateWindow,
+    UnexpectedDeliveryError,
+    backoff_delay,
+    error_kind,
+    send_delay,
+)
+from dingtalk_emulator import ManualClock
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Mapping
+
+    from homeassistant.core import HomeAssistant
+
+START = 1_700_000_000.0
+ENTRY_ID = "entry1"
+STORE_KEY = f"dingtalk.outbox.{ENTRY_ID}"
+
+
+# --------------------------------------------------------------------- helpers
+
+
+class VirtualSleep:
+    """Sleep by advancing the manual clock; yield once; remember each delay."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        """Share `clock` with the outbox."""
+        self.clock = clock
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        """Advance virtual time instead of waiting."""
+        self.delays.append(delay)
+        self.clock.advance(delay)
+        await asyncio.sleep(0)
+
+
+class GatedSleep:
+    """Sleep until the test releases it, then advance the clock by the delay."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        """Share `clock` with the outbox."""
+        self.clock = clock
+        self.delays: list[float] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, delay: float) -> None:
+        """Block until released."""
+        self.delays.append(delay)
+        await self.release.wait()
+        self.clock.advance(delay)
+
+
+class FakeClient:
+    """Scripted robot client: each request takes the next outcome (None = ok)."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        """Start with an empty script and an open gate."""
+        self.clock = clock
+        self.script: list[BaseException | None] = []
+        self.calls: list[tuple[str, float]] = []
+        self.delivered: list[str] = []
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def send_payload(self, payload: Mapping[str, Any]) -> None:
+        """Play the next outcome of the script."""
+        msg_uuid = str(payload["msgUuid"])
+        self.calls.append((msg_uuid, self.clock.now()))
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        outcome = self.script.pop(0) if self.script else None
+        if outcome is not None:
+            raise outcome
+        self.delivered.append(msg_uuid)
+
+
+class Harness:
+    """An outbox with its fake client, clock, sleep and callback records."""
+
+    def __init__(self, hass: HomeAssistant, **tuning: Any) -> None:  # noqa: ANN401 - forwarded to Outbox as is
+        """Build the outbox (not started)."""
+        self.hass = hass
+        self.clock = ManualClock(START)
+        self.sleep: VirtualSleep | GatedSleep = tuning.pop(
+            "sleep_factory", VirtualSleep
+        )(self.clock)
+        self.client = FakeClient(self.clock)
+        self.delivered_calls = 0
+        self.failures: list[DingTalkError] = []
+        tuning.setdefault("jitter", lambda: 0.0)
+        self.outbox = Outbox(
+            hass,
+            tuning.pop("entry_id", ENTRY_ID),
+            "Ops",
+            self.client,
+            on_delivered=self._on_delivered,
+            on_failed=self.failures.append,
+            clock=self.clock.now,
+            wall_clock=self.clock.now,
+            sleep=self.sleep,
+            **tuning,
+        )
+
+    def _on_delivered(self) -> None:
+        """Count deliveries."""
+        self.delivered_calls += 1
+
+    async def __aenter__(self) -> Self:
+        """Start the outbox."""
+        await self.outbox.async_start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop the outbox."""
+        await self.outbox.async_stop()
+
+
+def text(n: int | str) -> Text:
+    """Return a text message with a readable msgUuid."""
+    return Text(content=f"alarm {n}", msg_uuid=f"m{n}")
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Let the loop run until predicate holds (real-time bound)."""
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - polls state of the code under test
+            await asyncio.sleep(0.001)
+
+
+def idle(outbox: Outbox) -> Callable[[], bool]:
+    """Return a predicate: nothing left in the queue."""
+    return lambda: outbox.stats()["queued"] == 0
+
+
+async def send_in_background(
+    hass: HomeAssistant, coro: Awaitable[DeliveryResult]
+) -> asyncio.Task[DeliveryResult]:
+    """Start async_send as a task and let it enqueue."""
+
+    async def run() -> DeliveryResult:
+        return await coro
+
+    task = hass.async_create_task(run())
+    await asyncio.sleep(0)
+    return task
+
+
+# ------------------------------------------------------------- pure helpers
+
+
+def test_rate_window_allows_limit_then_waits_for_oldest() -> None:
+    """Up to `limit` sends fit; the next waits until the oldest leaves."""
+    window = RateWindow(3, 60.0)
+    assert window.delay_until_slot(0.0) == 0.0
+    for at in (0.0, 10.0, 20.0):
+        window.record(at)
+    assert window.delay_until_slot(30.0) == 30.0
+    assert window.delay_until_slot(60.0) == 0.0
+    window.record(60.0)
+    assert window.delay_until_slot(60.0) == 10.0
+    assert window.sends() == (10.0, 20.0, 60.0)
+
+
+def test_rate_window_keeps_order_and_handles_excess() -> None:
+    """Out-of-order records are clamped; more records than the limit still pace."""
+    window = RateWindow(2, 10.0)
+    window.record(5.0)
+    window.record(3.0)
+    assert window.sends() == (5.0, 5.0)
+    window.record(6.0)
+    assert window.delay_until_slot(6.0) == 9.0
+    assert window.delay_until_slot(100.0) == 0.0
+    assert window.sends() == ()
+
+
+@pytest.mark.parametrize(("limit", "span"), [(0, 60.0), (1, 0.0)])
+def test_rate_window_rejects_nonsense(limit: int, span: float) -> None:
+    """A window needs a positive limit and length."""
+    with pytest.raises(ValueError, match="limit"):
+        RateWindow(limit, span)
+
+
+def test_backoff_doubles_caps_and_jitters() -> None:
+    """Exponential, bounded by cap, jitter in [half, full]."""
+    assert [backoff_delay(n, base=2, cap=100, jitter=1.0) for n in range(1, 8)] == [
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+        100,
+    ]
+    assert backoff_delay(3, base=2, cap=100, jitter=0.0) == 4.0
+    assert backoff_delay(0, base=2, cap=100, jitter=5.0) == 2.0
+    assert backoff_delay(10_000, base=2, cap=300, jitter=-1.0) == 150.0
+
+
+def test_send_delay_takes_the_latest_constraint() -> None:
+    """Pause, backoff and pace: the longest wins; none means now."""
+    window = RateWindow(1, 60.0)
+    assert send_delay(0.0, paused_until=None, not_before=0.0, window=None) == 0.0
+    assert send_delay(0.0, paused_until=30.0, not_before=5.0, window=None) == 30.0
+    assert send_delay(10.0, paused_until=5.0, not_before=12.0, window=None) == 2.0
+    window.record(0.0)
+    assert send_delay(1.0, paused_until=None, not_before=0.0, window=window) == 59.0
+
+
+@pytest.mark.parametrize(
+    ("err", "kind"),
+    [
+        (BusyError(-1, "系统繁忙"), "busy"),
+        (RateLimitedError(130101, "send too fast"), "rate_limited"),
+        (DingTalkHTTPError(502), "http"),
+        (DingTalkTimeoutError("timeout"), "timeout"),
+        (IPNotAllowedError(310000, "ip 1.2.3.4 not in whitelist"), "ip_not_allowed"),
+        (KeywordError(310000, "keywords not in content"), "keyword"),
+        (DingTalkError("x"), "error"),
+        (MessageExpiredError("x"), "expired"),
+        (UnexpectedDeliveryError("x"), "unexpected"),
+    ],
+)
+def test_error_kind_names_the_class_not_the_message(err: Exception, kind: str) -> None:
+    """Event reasons are class kinds; errmsg (which may hold an IP) never leaks."""
+    assert error_kind(err) == kind
+
+
+def test_outbox_full_error_is_translatable() -> None:
+    """The queue-full error names its translation key and placeholders."""
+    err = OutboxFullError("Ops", 500)
+    assert err.translation_domain == DOMAIN
+    assert err.translation_key == "queue_full"
+    assert err.translation_placeholders == {"robot": "Ops", "limit": "500"}
+    assert (err.robot, err.limit) == ("Ops", 500)
+
+
+# ------------------------------------------------------------ engine basics
+
+
+async def test_parts_are_sent_in_order(hass: HomeAssistant) -> None:
+    """All parts accepted -> "sent"; callbacks and stats follow."""
+    async with Harness(hass) as h:
+        result = await h.outbox.async_send([text(1), text(2), text(3)])
+        assert result == DeliveryResult(status="sent", parts=3)
+        assert h.client.delivered == ["m1", "m2", "m3"]
+        assert h.delivered_calls == 3
+        stats = h.outbox.stats()
+        assert stats["sent"] == 3
+        assert stats["queued"] == 0
+        assert stats["paused_until"] is None
+        assert await h.outbox.async_send([]) == DeliveryResult(status="sent", parts=0)
+
+
+async def test_send_refused_when_not_running(hass: HomeAssistant) -> None:
+    """Before start, after stop, or with a dead worker: a clear error."""
+    h = Harness(hass)
+    with pytest.raises(OutboxNotRunningError) as info:
+        await h.outbox.async_send([text(1)])
+    assert info.value.translation_key == "outbox_not_running"
+    assert info.value.translation_placeholders == {"robot": "Ops"}
+    await h.outbox.async_start()
+    await h.outbox.async_start()  # idempotent
+    task = h.outbox._task
+    assert task is not None
+    task.cancel()
+    await asyncio.wait({task})
+    with pytest.raises(OutboxNotRunningError):
+        await h.outbox.async_send([text(1)])
+    await h.outbox.async_stop()
+    await h.outbox.async_stop()  # idempotent
+    await h.outbox.async_start()  # a stopped outbox stays stopped
+    with pytest.raises(OutboxNotRunningError):
+        await h.outbox.async_send([text(1)])
+
+
+async def test_pace_limits_sends_per_window(hass: HomeAssistant) -> None:
+    """rate_limit per rolling rate_window; a call that must wait is "queued"."""
+    async with Harness(hass, rate_limit=2, rate_window=60.0) as h:
+        result = await h.outbox.async_send([text(n) for n in range(5)])
+        assert result == DeliveryResult(status="queued", parts=5)
+        await wait_until(idle(h.outbox))
+        times = [at - START for _, at in h.client.calls]
+        assert times == [0.0, 0.0, 60.0, 60.0, 120.0]
+        assert h.client.delivered == [f"m{n}" for n in range(5)]
+
+
+async def test_pacing_can_be_disabled(hass: HomeAssistant) -> None:
+    """pace=False (benchmarks only) never sleeps."""
+    async with Harness(hass, pace=False) as h:
+        result = await h.outbox.async_send([text(n) for n in range(50)])
+        assert result.status == "sent"
+        assert h.sleep.delays == []
+
+
+async def test_queue_limit(hass: HomeAssistant) -> None:
+    """Past max_queue the call fails with OutboxFullError and queues nothing."""
+    async with Harness(hass, max_queue=3) as h:
+        h.client.gate = asyncio.Event()
+        first = await send_in_background(hass, h.outbox.async_send([text(1), text(2)]))
+        with pytest.raises(OutboxFullError) as info:
+            await h.outbox.async_send([text(3), text(4)])
+        assert info.value.translation_placeholders == {"robot": "Ops", "limit": "3"}
+        assert h.outbox.stats()["queued"] == 2
+        h.client.gate.set()
+        assert (await first).status == "sent"
+        assert h.client.delivered == ["m1", "m2"]
+
+
+# ----------------------------------------------------------------- retries
+
+
+async def test_transient_errors_retry_with_same_uuid_and_backoff(
+    hass: HomeAssistant,
+) -> None:
+    """Busy, timeout and 5xx are retried with doubling delays, same msgUuid."""
+    async with Harness(hass, retry_base=2.0, retry_max_delay=5.0) as h:
+        h.client.script = [
+            BusyError(-1, "busy"),
+            DingTalkTimeoutError("timeout"),
+            DingTalkHTTPError(503),
+            None,
+        ]
+        result = await h.outbox.async_send([text(1)])
+        # Backoff 1 + 2 + 2.5 = 5.5 virtual seconds passes the 5 s bound, so the
+        # caller is told "queued" before the last wait.
+        assert result.status == "queued"
+        await wait_until(idle(h.outbox))
+        assert [uuid for uuid, _ in h.client.calls] == ["m1"] * 4
+        assert h.client.delivered == ["m1"]
+        assert h.sleep.delays == [1.0, 2.0, 2.5]
+        stats = h.outbox.stats()
+        assert stats["retried"] == 3
+        assert stats["last_error"] == "http"
+        assert stats["sent"] == 1
+
+
+async def test_retries_are_bounded(hass: HomeAssistant) -> None:
+    """After max_retries the message fails: raised, event, on_failed."""
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    async with Harness(hass, max_retries=2, retry_base=0.5) as h:
+        h.client.script = [BusyError(-1, "busy")] * 3
+        with pytest.raises(BusyError):
+            await h.outbox.async_send([text(1)])
+        assert len(h.client.calls) == 3
+        assert [type(err) for err in h.failures] == [BusyError]
+        assert [e.data for e in events] == [
+            {"entry_id": ENTRY_ID, "robot": "Ops", "reason": "busy", "msg_uuid": "m1"}
+        ]
+        assert h.outbox.stats()["failed"] == 1
+
+
+async def test_timestamp_error_is_retried_once(hass: HomeAssistant) -> None:
+    """A stale signature is retried once at once, then it is permanent."""
+    async with Harness(hass) as h:
+        h.client.script = [TimestampError(310000, "invalid timestamp"), None]
+        assert (await h.outbox.async_send([text(1)])).status == "sent"
+        h.client.script = [TimestampError(310000, "invalid timestamp")] * 2
+        with pytest.raises(TimestampError):
+            await h.outbox.async_send([text(2)])
+        assert h.sleep.delays == []
+        assert h.outbox.stats()["retried"] == 2
+
+
+async def test_permanent_error_fails_only_that_message(hass: HomeAssistant) -> None:
+    """A rejected message fails alone; the next ones go through."""
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    async with Harness(hass) as h:
+        h.client.script = [KeywordError(310000, "keywords not in content")]
+        with pytest.raises(KeywordError):
+            await h.outbox.async_send([text(1), text(2)])
+        await wait_until(idle(h.outbox))
+        assert h.client.delivered == ["m2"]
+        assert (await h.outbox.async_send([text(3)])).status == "sent"
+        assert [e.data["reason"] for e in events] == ["keyword"]
+        assert h.outbox.stats()["last_error"] == "keyword"
+
+
+async def test_unexpected_exception_fails_the_message_not_the_worker(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug in the client is logged and surfaced; the worker keeps going."""
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    async with Harness(hass) as h:
+        h.client.script = [RuntimeError("boom")]
+        with pytest.raises(UnexpectedDeliveryError):
+            await h.outbox.async_send([text(1)])
+        assert (await h.outbox.async_send([text(2)])).status == "sent"
+        assert events[0].data["reason"] == "unexpected"
+        assert "unexpected error sending message m1" in caplog.text
+
+
+async def test_callback_errors_do_not_stop_the_worker(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An exception in on_delivered is logged; sending continues."""
+    h = Harness(hass)
+
+    def broken() -> None:
+        raise ValueError("callback bug")
+
+    h.outbox._on_delivered = broken
+    async with h:
+        assert (await h.outbox.async_send([text(1), text(2)])).status == "sent"
+    assert "error in outbox callback" in caplog.text
+
+
+# -------------------------------------------------------------- throttling
+
+
+async def test_rate_limit_pauses_and_keeps_order(hass: HomeAssistant) -> None:
+    """A throttle answer pauses the robot; the head stays first; then resumes."""
+    async with Harness(hass, sleep_factory=GatedSleep, throttle_pause=600.0) as h:
+        assert isinstance(h.sleep, GatedSleep)
+        h.client.script = [RateLimitedError(410100, "发送速度太快而限流")]
+        result = await h.outbox.async_send([text(1), text(2)])
+        assert result == DeliveryResult(status="queued", parts=2)
+        stats = h.outbox.stats()
+        assert stats["throttled"] == 1
+        assert stats["queued"] == 2
+        assert stats["paused_until"] == "2023-11-14T22:23:20+00:00"
+        assert stats["last_error"] == "rate_limited"
+        # A call made during the pause is answered "queued" at once.
+        assert (await h.outbox.async_send([text(3)])).status == "queued"
+        h.sleep.release.set()
+        await wait_until(idle(h.outbox))
+        assert h.sleep.delays == [600.0]
+        assert h.client.delivered == ["m1", "m2", "m3"]
+        assert h.outbox.stats()["paused_until"] is None
+
+
+async def test_failure_after_the_call_returned_is_surfaced(
+    hass: HomeAssistant,
+) -> None:
+    """A message that fails after "queued" fires the event and on_failed."""
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    async with Harness(hass) as h:
+        h.client.script = [
+            RateLimitedError(130101, "send too fast"),
+            KeywordError(310000, "keywords not in content"),
+        ]
+        assert (await h.outbox.async_send([text(1)])).status == "queued"
+        await wait_until(idle(h.outbox))
+        assert [type(err) for err in h.failures] == [KeywordError]
+        assert [e.data["msg_uuid"] for e in events] == ["m1"]
+
+
+async def test_call_bound_in_real_time(hass: HomeAssistant) -> None:
+    """A request hanging past send_timeout leaves the call "queued"."""
+    async with Harness(hass, send_timeout=0.05, stop_timeout=0.01) as h:
+        h.client.gate = asyncio.Event()
+        assert (await h.outbox.async_send([text(1)])).status == "queued"
+        h.client.gate.set()
+        await wait_until(idle(h.outbox))
+        assert h.client.delivered == ["m1"]
+
+
+# -------------------------------------------------------------- persistence
+
+
+async def test_queue_is_persisted_on_stop(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Stop saves messages (payload, enqueue time, attempts), pace and pause."""
+    async with Harness(hass, sleep_factory=GatedSleep, rate_limit=5) as h:
+        h.client.script = [None, RateLimitedError(130101, "send too fast")]
+        await h.outbox.async_send([text(1), text(2), text(3)])
+        await wait_until(lambda: len(h.client.calls) == 2)
+        waiting = await send_in_background(hass, h.outbox.async_send([text(4)]))
+    assert (await waiting).status == "queued"
+    stored = hass_storage[STORE_KEY]
+    assert stored["version"] == 1
+    data = stored["data"]
+    assert [m["payload"]["msgUuid"] for m in data["messages"]] == ["m2", "m3", "m4"]
+    assert data["messages"][0] == {
+        "payload": text(2).to_payload(),
+        "enqueued_at": START,
+        "attempts": 0,
+    }
+    assert data["recent_sends"] == [START, START]
+    assert data["paused_until"] == START + 600.0
+
+
+async def test_restore_after_restart(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stored messages go out in order, paced by stored sends; stale ones dropped."""
+    caplog.set_level(logging.WARNING)
+    hass_storage[STORE_KEY] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": STORE_KEY,
+        "data": {
+            "messages": [
+                {"payload": text("old").to_payload(), "enqueued_at": START - 90_000},
+                {
+                    "payload": text(1).to_payload(),
+                    "enqueued_at": START - 5,
+                    "attempts": 2,
+                },
+                "garbage",
+                {"payload": text(2).to_payload(), "enqueued_at": "yesterday"},
+                {"payload": text(3).to_payload(), "enqueued_at": START - 1},
+            ],
+            "recent_sends": [START - 30, START - 50, "x", True],
+            "paused_until": START + 10,
+        },
+    }
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    async with Harness(hass, rate_limit=2, rate_window=60.0) as h:
+        assert h.outbox.stats()["dropped_expired"] == 1
+        await wait_until(idle(h.outbox))
+        assert h.client.calls == [("m1", START + 10), ("m3", START + 30)]
+        assert [e.data["reason"] for e in events] == ["expired"]
+        assert [type(err) for err in h.failures] == [MessageExpiredError]
+    assert caplog.text.count("skipped an unreadable stored message") == 2
+    assert "message mold was queued for 90000 s" in caplog.text
+
+
+async def test_expired_paused_past_the_pause(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A message whose pause outlives max_age is dropped at the head, with event."""
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    async with Harness(hass, max_age=100.0, throttle_pause=600.0) as h:
+        h.client.script = [RateLimitedError(130101, "send too fast")]
+        assert (await h.outbox.async_send([text(1)])).status == "queued"
+        await wait_until(lambda: h.outbox.stats()["dropped_expired"] == 1)
+        assert [e.data["msg_uuid"] for e in events] == ["m1"]
+        assert h.client.delivered == []
+        assert h.outbox.stats()["last_error"] == "expired"
+    assert hass_storage[STORE_KEY]["data"]["messages"] == []
+
+
+async def test_pause_survives_a_restart(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A throttled robot is still paused after a restart; its queue is kept."""
+    async with Harness(hass, sleep_factory=GatedSleep) as h:
+        h.client.script = [RateLimitedError(130101, "send too fast")]
+        assert (await h.outbox.async_send([text(1)])).status == "queued"
+    async with Harness(hass, sleep_factory=GatedSleep) as again:
+        await wait_until(lambda: again.sleep.delays == [600.0])
+        assert again.outbox.stats()["queued"] == 1
+        assert again.outbox.stats()["paused_until"] == "2023-11-14T22:23:20+00:00"
+        assert again.client.calls == []
+    stored = hass_storage[STORE_KEY]["data"]
+    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == ["m1"]
+
+
+async def test_unusable_store_content_is_ignored(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A store that holds no mapping starts an empty outbox."""
+    hass_storage[STORE_KEY] = {"version": 1, "key": STORE_KEY, "data": ["x"]}
+    async with Harness(hass) as h:
+        assert h.outbox.stats()["queued"] == 0
+
+
+# ------------------------------------------------------------------ stopping
+
+
+async def test_stop_lets_the_in_flight_request_finish(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """An answer arriving within stop_timeout is respected (not stored again)."""
+    h = Harness(hass, stop_timeout=5.0)
+    await h.outbox.async_start()
+    h.client.gate = asyncio.Event()
+    waiting = await send_in_background(hass, h.outbox.async_send([text(1), text(2)]))
+    await h.client.entered.wait()
+    stopping = hass.async_create_task(h.outbox.async_stop())
+    await asyncio.sleep(0)
+    h.client.gate.set()
+    await stopping
+    assert (await waiting).status == "queued"
+    assert h.client.delivered == ["m1"]
+    stored = hass_storage[STORE_KEY]["data"]["messages"]
+    assert [m["payload"]["msgUuid"] for m in stored] == ["m2"]
+
+
+async def test_stop_is_bounded_when_the_request_hangs(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """A request still hanging at stop_timeout is cancelled; message kept."""
+    h = Harness(hass, stop_timeout=0.05)
+    await h.outbox.async_start()
+    h.client.gate = asyncio.Event()
+    waiting = await send_in_background(hass, h.outbox.async_send([text(1)]))
+    await h.client.entered.wait()
+    await h.outbox.async_stop()
+    assert (await waiting).status == "queued"
+    stored = hass_storage[STORE_KEY]["data"]["messages"]
+    assert [m["payload"]["msgUuid"] for m in stored] == ["m1"]
+
+
+async def test_home_assistant_stop_persists_the_queue(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Stopping Home Assistant stops the outbox and saves what is left."""
+    h = Harness(hass, sleep_factory=GatedSleep)
+    await h.outbox.async_start()
+    h.client.script = [RateLimitedError(130101, "send too fast")]
+    assert (await h.outbox.async_send([text(1)])).status == "queued"
+    await hass.async_stop()
+    stored = hass_storage[STORE_KEY]["data"]
+    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == ["m1"]
+    assert stored["paused_until"] == START + 600.0
+    with pytest.raises(OutboxNotRunningError):
+        await h.outbox.async_send([text(2)])
+
+
+async def test_worker_is_a_background_task(hass: HomeAssistant) -> None:
+    """The worker does not block startup and Home Assistant cancels it at stop."""
+    async with Harness(hass) as h:
+        assert h.outbox._task in hass._background_tasks
+        assert (await h.outbox.async_send([text(1)])).status == "sent"
