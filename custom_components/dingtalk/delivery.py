@@ -158,22 +158,20 @@ def prepare_parts(entry: DingTalkConfigEntry, message: Message) -> list[Message]
 
 
 async def async_deliver(
-    hass: HomeAssistant, entry: DingTalkConfigEntry, parts: list[Message]
+    entry: DingTalkConfigEntry, parts: list[Message]
 ) -> DeliveryResult:
     """Hand prepared parts to the robot's outbox; raise a translated error."""
     require_loaded(entry)
     try:
         return await entry.runtime_data.outbox.async_send(parts)
     except DingTalkError as err:
-        async_robot_failed(hass, entry, err)
+        # The outbox already called async_robot_failed (reauth, repair issues).
         raise error_to_ha(err, entry.title) from err
 
 
-async def async_send(
-    hass: HomeAssistant, entry: DingTalkConfigEntry, message: Message
-) -> DeliveryResult:
+async def async_send(entry: DingTalkConfigEntry, message: Message) -> DeliveryResult:
     """Prepare one message and deliver it through the robot's outbox."""
-    return await async_deliver(hass, entry, prepare_parts(entry, message))
+    return await async_deliver(entry, prepare_parts(entry, message))
 
 
 def _fingerprint(entry: DingTalkConfigEntry) -> str:

@@ -146,7 +146,7 @@ class DingTalkNotificationService(BaseNotificationService):
             for entry in robots
         ]
         results = await asyncio.gather(
-            *(async_deliver(self.hass, entry, parts) for entry, parts in prepared),
+            *(async_deliver(entry, parts) for entry, parts in prepared),
             return_exceptions=True,
         )
         for result in results:

@@ -131,4 +131,4 @@ async def test_send_to_unloaded_robot(
     """Sending through a robot that is not loaded is refused."""
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     with pytest.raises(ServiceValidationError, match="Robot Ops is not loaded"):
-        await async_deliver(hass, loaded_entry, [])
+        await async_deliver(loaded_entry, [])

@@ -1,0 +1,363 @@
+"""End-to-end demo: the DingTalk emulator, a real Home Assistant, one signed robot.
+
+Run it with ``scripts/demo`` (which sets up .venv first) or
+``.venv/bin/python -m devtools.demo [--keep]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+import json
+from pathlib import Path
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+from .emulator_process import EmulatorProcess, Robot, masked_url
+from .hass_process import PASSWORD, USERNAME, HassProcess, ServiceCallError
+from .process_util import HarnessError, wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+ROBOT_NAME: Final = "Demo"
+KEYWORD: Final = "通知"
+MOBILE: Final = "13800000000"
+START_TIMEOUT: Final = 60.0
+DELIVERY_TIMEOUT: Final = 20.0
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says why and where to look."""
+
+
+def say(text: str = "") -> None:
+    """Write one line to stdout at once."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
+@dataclass(slots=True)
+class Clock:
+    """Seconds since the demo started, for the step log and the figures."""
+
+    started: float = field(default_factory=time.monotonic)
+    started_wall: float = field(default_factory=time.time)
+
+    def elapsed(self) -> float:
+        """Seconds since start."""
+        return time.monotonic() - self.started
+
+    def step(self, text: str) -> None:
+        """Print a step with its time."""
+        say(f"[{self.elapsed():5.1f} s] {text}")
+
+
+@dataclass(slots=True)
+class DemoRun:
+    """Everything the demo started, so that it can be stopped."""
+
+    work_dir: Path
+    emulator: EmulatorProcess
+    hass: HassProcess
+    robot: Robot
+    clock: Clock = field(default_factory=Clock)
+    entity_id: str = ""
+
+    def stop(self) -> None:
+        """Stop Home Assistant and the emulator."""
+        try:
+            self.hass.stop()
+        finally:
+            self.emulator.stop()
+
+
+def _raise_interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so that clean-up runs."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/demo",
+        description=(
+            "Start the DingTalk emulator and a real Home Assistant, add a signed "
+            "robot through the config flow, send three messages and show what "
+            "DingTalk received."
+        ),
+    )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep Home Assistant and the emulator running until Ctrl-C",
+    )
+    return parser.parse_args(argv)
+
+
+def start(run: DemoRun) -> None:
+    """Start both processes side by side and log in to Home Assistant."""
+    run.emulator.start()
+    run.hass.start()
+    emulator_up = run.emulator.wait_until_up()
+    run.clock.step(
+        f"DingTalk emulator up on {run.emulator.base_url} ({emulator_up:.1f} s)"
+    )
+
+    def remaining() -> float:
+        return max(START_TIMEOUT - run.clock.elapsed(), 0.5)
+
+    try:
+        run.hass.wait_until_up(remaining())
+        run.hass.onboard()
+        run.hass.wait_until_running(remaining())
+    except HarnessError as err:
+        if "did not" in str(err):
+            raise DemoError(
+                f"Home Assistant did not start within {START_TIMEOUT:.0f} s; "
+                f"see {run.hass.log_hint}"
+            ) from err
+        raise DemoError(str(err)) from err
+    run.clock.step(
+        f"Home Assistant running on {run.hass.base_url} "
+        f"({run.hass.timings.running or 0:.1f} s), onboarded as {USERNAME!r}"
+    )
+
+
+def add_robot(run: DemoRun) -> None:
+    """Add the robot through the config flow, exactly as the UI does."""
+    step = run.hass.start_flow()
+    fields = [str(item["name"]) for item in step.get("data_schema", [])]
+    run.clock.step(f"config flow: form {step.get('step_id')!r} with fields {fields}")
+    before = set(run.hass.entity_ids("notify"))
+    answer = run.hass.submit_flow(
+        str(step["flow_id"]),
+        {
+            "name": ROBOT_NAME,
+            "webhook": run.emulator.webhook_url(run.robot.token),
+            "secret": run.robot.secret,
+            "keywords": [KEYWORD],
+            "send_test_message": True,
+        },
+    )
+    if answer.get("type") != "create_entry":
+        raise DemoError(
+            f"the config flow did not add the robot: {answer.get('errors')}; "
+            f"see {run.hass.log_hint}"
+        )
+    entry = answer.get("result") or {}
+    run.clock.step(
+        f"robot {ROBOT_NAME!r} added (entry {entry.get('entry_id')}, "
+        f"state {entry.get('state')}); the flow sent a test message"
+    )
+
+    def new_entity() -> str | None:
+        added = sorted(set(run.hass.entity_ids("notify")) - before)
+        return added[0] if added else None
+
+    entity_id = wait_for(new_entity, timeout=10.0, interval=0.2)
+    if entity_id is None:
+        raise DemoError(
+            f"no notify entity appeared for the robot; see {run.hass.log_hint}"
+        )
+    run.entity_id = entity_id
+
+    def legacy_ready() -> bool | None:
+        return True if "dingtalk" in run.hass.services("notify") else None
+
+    if wait_for(legacy_ready, timeout=10.0, interval=0.2) is None:
+        raise DemoError(f"notify.dingtalk was not registered; see {run.hass.log_hint}")
+
+
+def call(
+    run: DemoRun,
+    domain: str,
+    service: str,
+    data: dict[str, Any],
+    *,
+    return_response: bool = False,
+) -> dict[str, Any] | None:
+    """Call an action, log it, and turn a failure into a DemoError."""
+    try:
+        result = run.hass.call_service(
+            domain, service, data, return_response=return_response
+        )
+    except ServiceCallError as err:
+        raise DemoError(f"{err}; see {run.hass.log_hint}") from err
+    suffix = f" -> {result.response}" if result.response is not None else ""
+    run.clock.step(f"{domain}.{service} answered in {result.seconds:.2f} s{suffix}")
+    return result.response
+
+
+def send_messages(run: DemoRun) -> float:
+    """Send through the three kinds of action the integration offers.
+
+    Return the wall time at which the first action was called.
+    """
+    first_call = time.time()
+    call(
+        run,
+        "notify",
+        "dingtalk",
+        {
+            "title": "Front door",
+            "message": "The front door was opened.",
+            "data": {"at_mobiles": [MOBILE]},
+        },
+    )
+    call(
+        run,
+        "notify",
+        "send_message",
+        {
+            "entity_id": run.entity_id,
+            "title": "Washer",
+            "message": "**Done** after 1 h 12 min.",
+        },
+    )
+    call(
+        run,
+        "dingtalk",
+        "send_message",
+        {
+            "entity_id": run.entity_id,
+            "msgtype": "action_card",
+            "title": "Garage",
+            "message": "The garage door has been open for 10 minutes.",
+            "buttons": [
+                {"title": "Open Home Assistant", "url": f"{run.hass.base_url}/"},
+                {"title": "Open the chat page", "url": run.emulator.page_url},
+            ],
+            "orientation": "horizontal",
+        },
+        return_response=True,
+    )
+    return first_call
+
+
+def report(run: DemoRun, expected: int) -> list[float]:
+    """Print what the emulator received; return the delivery times (wall clock)."""
+    try:
+        messages = run.emulator.wait_for_messages(
+            run.robot.token, expected, timeout=DELIVERY_TIMEOUT
+        )
+    except HarnessError as err:
+        raise DemoError(f"{err}; see {run.hass.log_hint}") from err
+    requests = run.emulator.requests(run.robot.token)
+    say()
+    say(f"What DingTalk (the emulator) received: {len(requests)} request(s)")
+    by_uuid = {str(m.get("msg_uuid")): m for m in messages}
+    unverified = 0
+    for number, record in enumerate(requests, start=1):
+        query = {str(k): str(v) for k, v in record.get("query", {}).items()}
+        verified = record.get("signature_verified")
+        if verified is not True:
+            unverified += 1
+        status = "signature verified" if verified else "signature NOT verified"
+        outcome = "delivered" if record.get("delivered") else "not delivered"
+        say()
+        say(f" #{number} POST {masked_url('/robot/send', query)}")
+        say(
+            f"    {status}; errcode {record.get('errcode')} "
+            f"{record.get('errmsg')!r}; {outcome}"
+        )
+        message = by_uuid.get(str(record.get("msg_uuid")))
+        if message is None:
+            continue
+        if message.get("rang"):
+            say(f"    @mention rings for: {', '.join(message['rang'])}")
+        body = json.dumps(message.get("payload"), ensure_ascii=False, indent=2)
+        say("    " + body.replace("\n", "\n    "))
+    if unverified:
+        raise DemoError(f"{unverified} request(s) were not signed correctly")
+    if any(
+        KEYWORD not in json.dumps(m["payload"], ensure_ascii=False) for m in messages
+    ):
+        raise DemoError(f"a delivered message lacks the keyword {KEYWORD!r}")
+    return [float(message["at"]) for message in messages]
+
+
+def keep_running(run: DemoRun) -> None:
+    """Wait for Ctrl-C while both processes keep running."""
+    say()
+    say("Both processes keep running (--keep). Press Ctrl-C to stop them.")
+    say(f"  chat page:       {run.emulator.page_url}")
+    say(
+        f"  Home Assistant:  {run.hass.base_url}/  "
+        f"(user {USERNAME!r}, password {PASSWORD!r})"
+    )
+    while True:
+        time.sleep(3600)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; return the exit code."""
+    args = parse_args(argv)
+    # Ctrl-C even when started with SIGINT ignored (a background job of a script).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
+    work_dir = Path(tempfile.mkdtemp(prefix="dingtalk-demo-"))
+    robot = Robot.generate(signed=True, keywords=(KEYWORD,), name=ROBOT_NAME)
+    run = DemoRun(
+        work_dir=work_dir,
+        emulator=EmulatorProcess([robot], log_path=work_dir / "emulator.log"),
+        hass=HassProcess(work_dir / "config", log_path=work_dir / "home-assistant.log"),
+        robot=robot,
+    )
+    say("DingTalk demo: the DingTalk emulator and a real Home Assistant, end to end")
+    say(f"  logs: {work_dir}")
+    figures: list[str] = []
+    code = 0
+    try:
+        start(run)
+        add_robot(run)
+        first_call = send_messages(run)
+        delivered = report(run, expected=4)
+        first = delivered[0] - run.clock.started_wall
+        latency_ms = (delivered[1] - first_call) * 1000
+        figures = [
+            f"Time to first delivered message: {first:.1f} s (the flow's test message)",
+            f"notify.dingtalk call to delivery: {latency_ms:.0f} ms",
+        ]
+        say()
+        say(f"Messages as DingTalk shows them: {run.emulator.page_url}")
+        if args.keep:
+            say()
+            for line in figures:
+                say(line)
+            say(f"Time until here: {run.clock.elapsed():.1f} s")
+            keep_running(run)
+        else:
+            say("  (the emulator stops with this demo; scripts/demo --keep keeps it)")
+    except KeyboardInterrupt:
+        say()
+        say("Interrupted.")
+        code = 0 if figures else 130
+    except (DemoError, HarnessError) as err:
+        say()
+        say(f"demo failed: {err}")
+        code = 1
+    finally:
+        say("Stopping Home Assistant and the emulator…")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not
+        run.stop()  # leave a process behind
+    if code != 0:
+        say(f"logs kept in {work_dir}")
+        return code
+    shutil.rmtree(work_dir, ignore_errors=True)
+    if not args.keep:
+        say()
+        for line in figures:
+            say(line)
+        say(f"Total time: {run.clock.elapsed():.1f} s (everything stopped)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
