@@ -1,0 +1,258 @@
+"""An in-process Home Assistant with the integration, and a bare aiohttp poster.
+
+Benchmark-only patches (never a user option), applied while ``home_assistant()`` is
+open and undone when it closes:
+
+- ``custom_components.dingtalk.Outbox`` is replaced by a subclass that turns pacing
+  off (``pace=False``, for the overhead and CPU figures) and/or hands the outbox the
+  virtual clock and sleep (for the rate-limit burst and the queue figures). The
+  integration offers no way to pass outbox tuning through a config entry.
+- ``custom_components.dingtalk.DingTalkClient`` gets the virtual clock for its
+  signatures when virtual time is used, so that one clock rules every timestamp.
+- Home Assistant's DNS resolver factory returns aiohttp's threaded resolver instead
+  of the zeroconf one (as pytest-homeassistant-custom-component does): the zeroconf
+  resolver needs the network integration, and every request goes to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+import logging
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any, Final, cast
+from unittest.mock import patch
+
+import aiohttp
+from homeassistant import loader
+from homeassistant.helpers import entity_registry as er
+from homeassistant.util import slugify
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_test_home_assistant,
+)
+
+import custom_components.dingtalk as integration
+from custom_components.dingtalk.api import DingTalkClient
+from custom_components.dingtalk.const import (
+    CONF_KEYWORDS,
+    CONF_SECRET,
+    CONF_WEBHOOK,
+    DOMAIN,
+)
+from custom_components.dingtalk.outbox import Outbox
+
+from .robots import JSON_HEADERS, SECRET, TOKENS, robot_title, signed_url
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+    from pathlib import Path
+
+    from homeassistant.config_entries import ConfigEntry
+    from homeassistant.core import HomeAssistant
+
+    from .clock import VirtualTime
+    from .robots import Endpoint
+
+RESOLVER_FACTORY: Final = "homeassistant.helpers.aiohttp_client._async_make_resolver"
+
+QUIET_LOGGERS: Final = (
+    "homeassistant",
+    "custom_components.dingtalk",
+    "aiohttp",
+    "apprise",
+    "root",
+)
+
+
+def quiet_logs() -> None:
+    """Keep Home Assistant's and the tools' warnings out of the benchmark output.
+
+    The burst makes every tool meet DingTalk's rate limit on purpose: their
+    warnings are expected and counted from the emulator's log instead.
+    """
+    logging.basicConfig(level=logging.CRITICAL)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+@dataclass(slots=True)
+class OutboxTuning:
+    """Benchmark-only settings for every outbox the integration creates."""
+
+    pace: bool = True
+    virtual: VirtualTime | None = None
+    created: list[Outbox] = field(default_factory=list)
+
+
+def bench_outbox_class(tuning: OutboxTuning) -> type[Outbox]:
+    """Return an Outbox subclass that applies ``tuning`` and records its instances."""
+
+    class BenchOutbox(Outbox):
+        """The integration's Outbox with benchmark tuning."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - forwards Outbox's arguments
+            """Add the tuning to the integration's arguments."""
+            kwargs["pace"] = tuning.pace
+            if (virtual := tuning.virtual) is not None:
+                kwargs["clock"] = virtual.now
+                kwargs["wall_clock"] = virtual.now
+                kwargs["sleep"] = virtual.sleeper(self)
+            super().__init__(*args, **kwargs)
+            tuning.created.append(self)
+
+    return BenchOutbox
+
+
+class _LoopbackResolver(aiohttp.ThreadedResolver):
+    """aiohttp's threaded resolver with the close hook Home Assistant calls."""
+
+    async def real_close(self) -> None:
+        """Close the resolver (Home Assistant calls this at shutdown)."""
+        await self.close()
+
+
+def _make_resolver(_hass: HomeAssistant) -> _LoopbackResolver:
+    """Return a resolver that needs no network integration."""
+    return _LoopbackResolver()
+
+
+@dataclass(slots=True)
+class BenchHass:
+    """A running in-process Home Assistant and the robots set up in it."""
+
+    hass: HomeAssistant
+    tuning: OutboxTuning
+    entries: list[ConfigEntry] = field(default_factory=list)
+
+    @property
+    def outboxes(self) -> list[Outbox]:
+        """Every outbox the integration created, in creation order."""
+        return self.tuning.created
+
+    async def add_robot(self, server: Endpoint, index: int) -> float:
+        """Add and set up bench robot ``index``; return the setup time in seconds."""
+        entry = cast(
+            "ConfigEntry",
+            MockConfigEntry(
+                domain=DOMAIN,
+                title=robot_title(index),
+                unique_id=TOKENS[index][:16],
+                data={
+                    CONF_WEBHOOK: server.webhook_url(TOKENS[index]),
+                    CONF_SECRET: SECRET,
+                    CONF_KEYWORDS: [],
+                },
+            ),
+        )
+        entry.add_to_hass(self.hass)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        if not await self.hass.config_entries.async_setup(entry.entry_id):
+            raise RuntimeError(f"robot {entry.title} did not set up")
+        await self.hass.async_block_till_done()
+        elapsed = time.perf_counter() - started
+        self.entries.append(entry)
+        return elapsed
+
+    def legacy_service(self, index: int) -> str:
+        """Return the legacy notify action of robot ``index`` (notify.<this>)."""
+        return slugify(f"{DOMAIN}_{self.entries[index].title}")
+
+    def entity_id(self, index: int) -> str:
+        """Return the notify entity of robot ``index``."""
+        registry = er.async_get(self.hass)
+        entry_id = self.entries[index].entry_id
+        return next(
+            entity.entity_id
+            for entity in er.async_entries_for_config_entry(registry, entry_id)
+            if entity.domain == "notify"
+        )
+
+    async def notify(self, index: int, message: str) -> None:
+        """Call notify.dingtalk_<robot> and wait for it (as an automation does)."""
+        await self.hass.services.async_call(
+            "notify", self.legacy_service(index), {"message": message}, blocking=True
+        )
+
+    async def send_message(self, index: int, message: str) -> Mapping[str, Any]:
+        """Call dingtalk.send_message with response data; return the robot's answer."""
+        entity_id = self.entity_id(index)
+        response = await self.hass.services.async_call(
+            DOMAIN,
+            "send_message",
+            {"entity_id": entity_id, "message": message},
+            blocking=True,
+            return_response=True,
+        )
+        if response is None:
+            raise RuntimeError("dingtalk.send_message returned no response")
+        return cast("Mapping[str, Any]", response[entity_id])
+
+    def queued(self) -> int:
+        """Return how many messages wait in all outboxes."""
+        return sum(int(outbox.stats()["queued"]) for outbox in self.outboxes)
+
+    def idle(self) -> bool:
+        """Whether every outbox has nothing to send now (empty, or asleep)."""
+        virtual = self.tuning.virtual
+        return all(
+            outbox.stats()["queued"] == 0
+            or (virtual is not None and virtual.is_sleeping(outbox))
+            for outbox in self.outboxes
+        )
+
+
+@asynccontextmanager
+async def home_assistant(
+    work_dir: Path, tuning: OutboxTuning
+) -> AsyncIterator[BenchHass]:
+    """Run an in-process Home Assistant that may load custom_components/dingtalk.
+
+    Its configuration directory is a new folder inside ``work_dir`` (which exists).
+    """
+    with ExitStack() as stack:
+        stack.enter_context(patch(RESOLVER_FACTORY, _make_resolver))
+        stack.enter_context(
+            patch.object(integration, "Outbox", bench_outbox_class(tuning))
+        )
+        if tuning.virtual is not None:
+            stack.enter_context(
+                patch.object(
+                    integration,
+                    "DingTalkClient",
+                    partial(DingTalkClient, clock=tuning.virtual.now),
+                )
+            )
+        config_dir = tempfile.mkdtemp(prefix="hass-", dir=work_dir)
+        async with async_test_home_assistant(config_dir=config_dir) as raw:
+            hass = cast("HomeAssistant", raw)
+            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+            try:
+                yield BenchHass(hass, tuning)
+            finally:
+                await hass.async_stop(force=True)
+
+
+class RawPoster:
+    """Sign and POST JSON bodies with a plain aiohttp session (the baseline)."""
+
+    def __init__(self, server: Endpoint) -> None:
+        """Post to ``server``."""
+        self._server = server
+        self._session = aiohttp.ClientSession()
+
+    async def post(
+        self, index: int, body: bytes, now: float | None = None
+    ) -> tuple[int, bytes]:
+        """Sign for robot ``index`` at ``now`` (real time by default), POST ``body``."""
+        url = signed_url(
+            self._server, TOKENS[index], SECRET, time.time() if now is None else now
+        )
+        async with self._session.post(url, data=body, headers=JSON_HEADERS) as answer:
+            return answer.status, await answer.read()
+
+    async def close(self) -> None:
+        """Close the session."""
+        await self._session.close()

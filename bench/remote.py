@@ -1,0 +1,105 @@
+"""Drive ``bench.emulator_child`` from the benchmark process."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager, suppress
+import os
+from pathlib import Path
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Final, cast
+from urllib.parse import quote
+
+import aiohttp
+
+from .robots import LOOPBACK
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+START_TIMEOUT: Final = 60.0
+STOP_TIMEOUT: Final = 10.0
+POLL_SECONDS: Final = 0.005
+
+
+class RemoteEmulator:
+    """An emulator in a child process: its URLs and its JSON API."""
+
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        """Talk to the emulator at ``base_url``."""
+        if not base_url.startswith(f"http://{LOOPBACK}:"):
+            raise ValueError(f"the emulator must listen on {LOOPBACK}: {base_url}")
+        self._base_url = base_url
+        self._session = session
+
+    @property
+    def base_url(self) -> str:
+        """Return http://127.0.0.1:PORT."""
+        return self._base_url
+
+    def webhook_url(self, token: str) -> str:
+        """Return the robot's webhook URL, as DingTalk shows it (unsigned)."""
+        return f"{self._base_url}/robot/send?access_token={quote(token, safe='')}"
+
+    async def _get(self, path: str) -> dict[str, Any]:
+        """GET a JSON object from the emulator's API."""
+        async with self._session.get(f"{self._base_url}{path}") as answer:
+            answer.raise_for_status()
+            return cast("dict[str, Any]", await answer.json())
+
+    async def delivered(self) -> int:
+        """Return how many messages all robots have delivered."""
+        robots = (await self._get("/api/robots"))["robots"]
+        return sum(int(robot["delivered"]) for robot in robots)
+
+    async def last_body(self) -> bytes:
+        """Return the body of the last request the emulator received."""
+        [record] = (await self._get("/api/requests?limit=1"))["requests"]
+        return str(record["body"]).encode()
+
+    async def wait_delivered(self, target: int, timeout: float) -> None:  # noqa: ASYNC109 - a plain bound
+        """Return once ``target`` messages were delivered in total."""
+        deadline = time.monotonic() + timeout
+        while await self.delivered() < target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fewer than {target} messages delivered")
+            await asyncio.sleep(POLL_SECONDS)
+
+
+@asynccontextmanager
+async def remote_emulator(robots: int) -> AsyncIterator[RemoteEmulator]:
+    """Start ``python -m bench.emulator_child`` and stop it afterwards."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.emulator_child",
+        "--robots",
+        str(robots),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    try:
+        if process.stdout is None:
+            raise RuntimeError("no pipe to the emulator")
+        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)
+        if not line:
+            raise RuntimeError("the emulator child exited before it listened")
+        async with aiohttp.ClientSession() as session:
+            yield RemoteEmulator(line.decode().strip(), session)
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
+        except TimeoutError:
+            with suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
