@@ -33,7 +33,9 @@ SUPPORTED_MSGTYPES: Final = frozenset(
 )
 
 #: Fields scanned for a robot's keywords, by msgtype; "links[].title" means the
-#: title of every element of links. UNCONFIRMED (§5: which fields DingTalk scans).
+#: title of every element of links. UNCONFIRMED (§5: which fields DingTalk scans);
+#: buttons (singleTitle, btns[].title) are not scanned. A client that puts the
+#: keyword in the body (§5: "to be safe") passes whichever fields are scanned.
 KEYWORD_FIELDS: Final = MappingProxyType(
     {
         "text": ("content",),

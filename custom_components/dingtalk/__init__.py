@@ -30,7 +30,7 @@ from .const import (
     DingTalkFormat,
 )
 from .delivery import async_clear_issues, async_robot_delivered, async_robot_failed
-from .legacy import async_add_robot, async_remove_robot
+from .legacy import async_add_robot, async_remove_robot, async_setup_legacy
 from .outbox import STORAGE_KEY_PREFIX, STORAGE_VERSION, Outbox
 from .runtime import DingTalkConfigEntry, DingTalkRuntime
 from .services import async_setup_services
@@ -45,8 +45,9 @@ CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:  # noqa: ARG001
-    """Register the dingtalk.send_message action once for every robot."""
+    """Register dingtalk.send_message; follow renamed robots in the legacy actions."""
     async_setup_services(hass)
+    async_setup_legacy(hass)
     return True
 
 

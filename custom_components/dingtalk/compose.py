@@ -50,7 +50,17 @@ ATTR_TITLE: Final = "title"
 ATTR_MESSAGE: Final = "message"
 
 _USER_ID_RE: Final = re.compile(r"[^\s@]{1,64}")
-_TITLE_STRIP: Final = "#>*-+ \t"
+
+# Markdown that derive_title removes from a line before using it as a title.
+_TITLE_RULE: Final = re.compile(r"\s*([-*_])(?:\s*\1){2,}\s*")  # ---, ***, ___
+_TITLE_IMAGE: Final = re.compile(r"!\[[^\]]*\]\([^)]*\)")  # ![alt](url): removed
+_TITLE_LINK: Final = re.compile(r"\[([^\]]*)\]\([^)]*\)")  # [text](url): text
+_TITLE_EMPHASIS: Final = re.compile(r"(\*{1,3}|__|`+)(?=\S)(.+?)(?<=\S)\1")
+_TITLE_MARKERS: Final = re.compile(
+    r"^(?:\s*(?:#+|>|[-+*](?=\s|$)|\d+[.)](?=\s|$)))+"  # heading, quote, list
+)
+_TITLE_CLOSING: Final = re.compile(r"\s+#+\s*$")  # "## Title ##"
+_TITLE_SCAN: Final = 1024  # characters of a line examined: bounds the regex work
 MAX_DERIVED_TITLE: Final = 64
 FALLBACK_TITLE: Final = "Home Assistant"
 
@@ -295,10 +305,11 @@ class DingTalkRequest:
             raise _invalid(
                 "missing_field", field=ATTR_BUTTONS, msgtype=DingTalkMsgType.ACTION_CARD
             )
+        # DingTalk does not show actionCard.title in the card: write it as a heading.
         return _model(
             ActionCard,
             title=self.title or derive_title(self.message),
-            text=self.message,
+            text=f"### {self.title}\n\n{self.message}" if self.title else self.message,
             single_title=self.button_title,
             single_url=self.button_url,
             buttons=self.buttons,
@@ -328,10 +339,21 @@ class DingTalkRequest:
 
 
 def derive_title(message: str) -> str:
-    """Derive a conversation-list title from the first line of a message."""
-    for line in message.splitlines():
-        if title := line.strip(_TITLE_STRIP):
-            return title[:MAX_DERIVED_TITLE]
+    """Derive a conversation-list title from the first line of a message with text.
+
+    The title is plain text, so markdown is removed: rules, images, link targets,
+    emphasis and code markers, and heading, quote and list markers.
+    """
+    for full_line in message.splitlines():
+        line = full_line[:_TITLE_SCAN]
+        if _TITLE_RULE.fullmatch(line):
+            continue
+        text = _TITLE_LINK.sub(r"\1", _TITLE_IMAGE.sub("", line))
+        while (plain := _TITLE_EMPHASIS.sub(r"\2", text)) != text:
+            text = plain
+        text = _TITLE_CLOSING.sub("", _TITLE_MARKERS.sub("", text)).strip()
+        if text:
+            return text[:MAX_DERIVED_TITLE]
     return FALLBACK_TITLE
 
 

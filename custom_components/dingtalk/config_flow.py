@@ -5,10 +5,16 @@ keywords. By default it sends a short visible test message. Without one it sends
 probe: a markdown message that contains the robot's keywords but no title. DingTalk
 checks a request in this order: access token, signature and its timestamp, IP
 allowlist, content type and JSON, keywords, and only then the message fields. So an
-answer that complains about the probe's missing title (errcode 400402, or any other
-content error) can only come after the token, the signature, the IP and the keywords
-were accepted; the probe itself never reaches the group. This ordering is an
-assumption from DingTalk's observed behaviour, not a documented guarantee.
+answer that complains about a missing field (errcode 400402 for the probe's title,
+see PROBE_ACCEPTED_ERRCODES) can only come after the token, the signature, the IP and
+the keywords were accepted; the probe itself never reaches the group. This ordering
+is an assumption from DingTalk's observed behaviour, not a documented guarantee.
+
+Reauthentication and Reconfigure never send the stored access token or secret to the
+frontend: their webhook and secret fields start empty, and a field left empty keeps
+the stored value. A new webhook may belong to a new token (DingTalk rotates it when a
+robot is re-created); the entry's unique id follows it, unless another entry already
+has that robot.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import CONF_NAME
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -34,6 +41,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util import slugify
 import probatio
 from yarl import URL
 
@@ -47,7 +55,6 @@ from .api import (
     IPNotAllowedError,
     KeywordError,
     Markdown,
-    MessageFormatError,
     RateLimitedError,
     RobotUnavailableError,
     SignatureError,
@@ -89,6 +96,18 @@ TEST_MESSAGES: Final[Mapping[str, str]] = {
 
 PROBE_TEXT: Final = "Home Assistant connection check"
 
+PROBE_ACCEPTED_ERRCODES: Final = frozenset(range(400401, 400411))
+"""The answers that prove a probe passed: DingTalk's "required field missing" family.
+
+400402 (markdown title missing) is the one the probe provokes; 400401-400410 are the
+other missing-field codes (content, text, messageUrl, picURL, singleTitle, singleURL,
+btns, actionURL, links). DingTalk checks the fields only after the token, the
+signature, the IP allowlist, the content type and JSON, and the keywords, so one of
+these answers proves all of those passed. Every other error fails the check, format
+errors included: 40035 (bad JSON) and 43004 (content type) come before the keyword
+check, so they prove nothing about the keywords.
+"""
+
 CHECK_ERRORS: Final[tuple[tuple[type[DingTalkError], str, str], ...]] = (
     (InvalidTokenError, CONF_WEBHOOK, "invalid_token"),
     (TimestampError, BASE, "clock_out_of_sync"),
@@ -99,6 +118,11 @@ CHECK_ERRORS: Final[tuple[tuple[type[DingTalkError], str, str], ...]] = (
     (DingTalkTransportError, BASE, "cannot_connect"),
 )
 """Form field and error key for each client error, most specific first."""
+
+FIELDLESS_ERRORS: Final[Mapping[str, str]] = {
+    "keyword_required": "keyword_required_reconfigure",
+}
+"""The base error shown instead of a field error on a form without that field."""
 
 WEBHOOK_SELECTOR: Final = TextSelector(TextSelectorConfig(type=TextSelectorType.TEXT))
 SECRET_SELECTOR: Final = TextSelector(
@@ -115,15 +139,16 @@ STEP_USER_SCHEMA: Final = probatio.Schema(
         probatio.Required(CONF_SEND_TEST_MESSAGE, default=True): BooleanSelector(),
     }
 )
+# Reauthentication and Reconfigure: an empty webhook or secret keeps the stored one.
 STEP_REAUTH_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_WEBHOOK): WEBHOOK_SELECTOR,
+        probatio.Optional(CONF_WEBHOOK): WEBHOOK_SELECTOR,
         probatio.Optional(CONF_SECRET): SECRET_SELECTOR,
     }
 )
 STEP_RECONFIGURE_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_WEBHOOK): WEBHOOK_SELECTOR,
+        probatio.Optional(CONF_WEBHOOK): WEBHOOK_SELECTOR,
         probatio.Optional(CONF_SECRET): SECRET_SELECTOR,
         probatio.Optional(CONF_KEYWORDS): KEYWORDS_SELECTOR,
     }
@@ -215,8 +240,12 @@ async def async_check_robot(
 def check_failure(
     err: DingTalkError, webhook: Webhook, *, signed: bool, probe: bool
 ) -> DingTalkCheckFailure | None:
-    """Map a client error to a form error; the probe's content error is success."""
-    if probe and isinstance(err, MessageFormatError):
+    """Map a client error to a form error; a missing-field answer passes the probe."""
+    if (
+        probe
+        and isinstance(err, DingTalkApiError)
+        and err.errcode in PROBE_ACCEPTED_ERRCODES
+    ):
         # The expected answer: everything DingTalk checks before the fields passed.
         return None
     if isinstance(err, SignatureError):
@@ -237,6 +266,40 @@ def check_failure(
         )
     LOGGER.debug("Robot %s check failed: %s", webhook.token_fingerprint(), err)
     return DingTalkCheckFailure(BASE, "unknown")
+
+
+def name_in_use(name: str, titles: Iterable[str]) -> bool:
+    """Tell whether a robot name is taken, ignoring case and compared as a slug.
+
+    The slug names the robot's action (notify.dingtalk_<slug>), so "Ops" and "OPS!"
+    are the same name.
+    """
+    wanted, slug = name.casefold(), slugify(name)
+    return any(wanted == title.casefold() or slug == slugify(title) for title in titles)
+
+
+def form_errors(
+    failure: DingTalkCheckFailure, schema: probatio.Schema
+) -> dict[str, str]:
+    """Show a failure on its field, or as a base error when the form lacks the field."""
+    if failure.field in {str(marker) for marker in schema.schema}:
+        return {failure.field: failure.error}
+    return {BASE: FIELDLESS_ERRORS.get(failure.error, failure.error)}
+
+
+def _entered_or_stored(
+    user_input: Mapping[str, Any], stored: Mapping[str, Any], key: str
+) -> str | None:
+    """Return what the user entered in a field, or the stored value when left empty."""
+    value: str | None = (user_input.get(key) or "").strip() or stored.get(key)
+    return value
+
+
+class CheckedRobot(NamedTuple):
+    """A robot DingTalk accepted: its unique id and the entry data to store."""
+
+    unique_id: str
+    data: dict[str, Any]
 
 
 class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -260,36 +323,58 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_validate(
         self,
-        user_input: Mapping[str, Any],
+        webhook_value: str | None,
+        secret: str | None,
         keywords: list[str],
         *,
+        name: str | None = None,
         test_message: str | None = None,
-    ) -> tuple[dict[str, Any], dict[str, str]]:
-        """Check the robot; return the entry data and the errors for the form."""
+    ) -> CheckedRobot | DingTalkCheckFailure:
+        """Check the robot; return what to store, or why it failed."""
         self._placeholders = {}
         try:
-            webhook = Webhook.parse(user_input[CONF_WEBHOOK])
+            webhook = Webhook.parse(webhook_value or "")
         except InvalidWebhookError:
-            return {}, {CONF_WEBHOOK: "invalid_webhook"}
+            return DingTalkCheckFailure(CONF_WEBHOOK, "invalid_webhook")
         if len(keywords) > MAX_KEYWORDS:
-            return {}, {CONF_KEYWORDS: "too_many_keywords"}
-        await self.async_set_unique_id(webhook.token_fingerprint())
+            return DingTalkCheckFailure(CONF_KEYWORDS, "too_many_keywords")
+        unique_id = webhook.token_fingerprint()
         if self.source == SOURCE_USER:
+            await self.async_set_unique_id(unique_id)
             self._abort_if_unique_id_configured()
         else:
-            self._abort_if_unique_id_mismatch()
-        secret = (user_input.get(CONF_SECRET) or "").strip() or None
+            self._abort_if_other_robot(unique_id)
+        if name is not None and name_in_use(
+            name,
+            (
+                entry.title
+                for entry in self._async_current_entries(include_ignore=False)
+            ),
+        ):
+            return DingTalkCheckFailure(CONF_NAME, "name_in_use")
         if failure := await async_check_robot(
             self.hass, webhook, secret, keywords, test_message=test_message
         ):
             self._placeholders = failure.placeholders
-            return {}, {failure.field: failure.error}
+            return failure
         data = {
             CONF_WEBHOOK: webhook_url(webhook),
             CONF_SECRET: secret,
             CONF_KEYWORDS: keywords,
         }
-        return data, {}
+        return CheckedRobot(unique_id, data)
+
+    def _abort_if_other_robot(self, unique_id: str) -> None:
+        """Abort when a new webhook belongs to another configured robot.
+
+        Reauthentication and Reconfigure accept a new access token (DingTalk gives a
+        re-created robot a new one); only another entry's robot is refused.
+        """
+        other = self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, unique_id
+        )
+        if other is not None and other.entry_id != self.context.get("entry_id"):
+            raise AbortFlow("already_configured")
 
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
@@ -303,13 +388,16 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
                 if user_input[CONF_SEND_TEST_MESSAGE]
                 else None
             )
-            data, errors = await self._async_validate(
-                user_input,
+            result = await self._async_validate(
+                user_input[CONF_WEBHOOK],
+                (user_input.get(CONF_SECRET) or "").strip() or None,
                 normalize_keywords(user_input.get(CONF_KEYWORDS)),
+                name=name,
                 test_message=test_message,
             )
-            if not errors:
-                return self.async_create_entry(title=name, data=data)
+            if isinstance(result, CheckedRobot):
+                return self.async_create_entry(title=name, data=result.data)
+            errors = form_errors(result, STEP_USER_SCHEMA)
         return self.async_show_form(
             step_id="user",
             data_schema=self.add_suggested_values_to_schema(
@@ -329,21 +417,24 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for the robot's current webhook and secret."""
+        """Ask for the robot's current webhook or secret; empty keeps the stored one."""
         entry = self._get_reauth_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = await self._async_validate(
-                user_input, list(entry.data.get(CONF_KEYWORDS, []))
+            result = await self._async_validate(
+                _entered_or_stored(user_input, entry.data, CONF_WEBHOOK),
+                _entered_or_stored(user_input, entry.data, CONF_SECRET),
+                list(entry.data.get(CONF_KEYWORDS, [])),
             )
-            if not errors:
-                return self.async_update_reload_and_abort(entry, data_updates=data)
+            if isinstance(result, CheckedRobot):
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=result.unique_id, data=result.data
+                )
+            errors = form_errors(result, STEP_REAUTH_SCHEMA)
+        # The stored token and secret never go to the frontend: no suggested values.
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=self.add_suggested_values_to_schema(
-                STEP_REAUTH_SCHEMA,
-                user_input or {CONF_WEBHOOK: entry.data[CONF_WEBHOOK]},
-            ),
+            data_schema=STEP_REAUTH_SCHEMA,
             errors=errors,
             description_placeholders={"name": entry.title, **self._placeholders},
         )
@@ -351,21 +442,26 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Change the robot's webhook, secret or keywords."""
+        """Change the webhook, secret or keywords; empty webhook or secret keeps it."""
         entry = self._get_reconfigure_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
-            data, errors = await self._async_validate(
-                user_input, normalize_keywords(user_input.get(CONF_KEYWORDS))
+            result = await self._async_validate(
+                _entered_or_stored(user_input, entry.data, CONF_WEBHOOK),
+                _entered_or_stored(user_input, entry.data, CONF_SECRET),
+                normalize_keywords(user_input.get(CONF_KEYWORDS)),
             )
-            if not errors:
-                return self.async_update_reload_and_abort(entry, data=data)
+            if isinstance(result, CheckedRobot):
+                return self.async_update_reload_and_abort(
+                    entry, unique_id=result.unique_id, data=result.data
+                )
+            errors = form_errors(result, STEP_RECONFIGURE_SCHEMA)
+        # Only the keywords are suggested: the token and secret stay in the backend.
+        keywords = (entry.data if user_input is None else user_input).get(CONF_KEYWORDS)
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                STEP_RECONFIGURE_SCHEMA,
-                user_input
-                or {key: value for key, value in entry.data.items() if value},
+                STEP_RECONFIGURE_SCHEMA, {CONF_KEYWORDS: keywords} if keywords else {}
             ),
             errors=errors,
             description_placeholders={"name": entry.title, **self._placeholders},

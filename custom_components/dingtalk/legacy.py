@@ -4,6 +4,12 @@ One BaseNotificationService, loaded through discovery when the first robot loads
 serves every robot: Home Assistant registers `notify.dingtalk` for it and one
 `notify.dingtalk_<robot>` per entry of its `targets`. Robots that load later
 refresh the targets; the last robot to unload removes every action.
+
+A robot's action name comes from its own title (`robot_service_names`), never from
+which other robots happen to be loaded, so an action never moves to another robot
+when one unloads. The config flow refuses a name already in use; two titles can
+still share a slug after a rename in the UI, and then every entry but the first
+added gets a suffix from its own entry id.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ from typing import TYPE_CHECKING, Any, Final, override
 
 from homeassistant.components.notify.const import ATTR_DATA, ATTR_TARGET, ATTR_TITLE
 from homeassistant.components.notify.legacy import BaseNotificationService
+from homeassistant.config_entries import SIGNAL_CONFIG_ENTRY_CHANGED, ConfigEntryChange
 from homeassistant.const import CONF_NAME, Platform
+from homeassistant.core import callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import discovery
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import slugify
 from homeassistant.util.hass_dict import HassKey
 
@@ -25,13 +34,50 @@ from .const import DOMAIN, LEGACY_SERVICE_NAME
 from .delivery import async_deliver, prepare_parts
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
     from .runtime import DingTalkConfigEntry
 
 DATA_LEGACY: Final[HassKey[DingTalkLegacyState]] = HassKey(f"{DOMAIN}_legacy_notify")
+
+ENTRY_ID_SUFFIX_LENGTH: Final = 6
+"""Characters of the entry id that tell apart robots whose names share a slug.
+
+The last ones: an entry id is a ULID, whose first ten characters are its creation
+time, so entries added in the same minutes share their first characters.
+"""
+
+
+def robot_service_names(entries: Iterable[ConfigEntry]) -> dict[str, str]:
+    """Return the action name of each robot (notify.dingtalk_<name>) by entry id.
+
+    A name is the slug of the robot's own title. When several entries share a slug,
+    the first added keeps it and each later one gets `<slug>_<suffix>`, the suffix
+    being the end of its entry id (its whole entry id in the unlikely case that the
+    name is taken too). Names depend on the entries that exist, in the order they
+    were added, not on which robots are loaded.
+    """
+    names: dict[str, str] = {}
+    taken: set[str] = set()
+    later: list[tuple[ConfigEntry, str]] = []
+    for entry in entries:
+        slug = slugify(entry.title)
+        if slug and slug not in taken:
+            names[entry.entry_id] = slug
+            taken.add(slug)
+        else:
+            later.append((entry, slug))
+    for entry, slug in later:
+        suffix = entry.entry_id[-ENTRY_ID_SUFFIX_LENGTH:]
+        name = slugify(f"{slug}_{suffix}")
+        if name in taken:
+            name = slugify(f"{slug}_{entry.entry_id}")
+        names[entry.entry_id] = name
+        taken.add(name)
+    return names
 
 
 @dataclass(slots=True)
@@ -51,32 +97,24 @@ class DingTalkNotificationService(BaseNotificationService):
         self.hass = hass
         self._state = state
 
+    def _entries(self) -> list[DingTalkConfigEntry]:
+        """Return every robot entry, loaded or not, in the order they were added."""
+        return self.hass.config_entries.async_entries(DOMAIN, include_ignore=False)
+
     def _ordered_robots(self) -> list[DingTalkConfigEntry]:
         """Return the loaded robots in the order their entries were added."""
-        order = {
-            entry.entry_id: index
-            for index, entry in enumerate(
-                self.hass.config_entries.async_entries(DOMAIN)
-            )
-        }
-        return sorted(
-            self._state.robots.values(),
-            key=lambda entry: order.get(entry.entry_id, len(order)),
-        )
+        return [
+            entry for entry in self._entries() if entry.entry_id in self._state.robots
+        ]
 
     @property
     @override
     def targets(self) -> dict[str, str]:
-        """Return one target per robot: a unique name mapped to its entry id."""
-        targets: dict[str, str] = {}
-        taken = {slugify(LEGACY_SERVICE_NAME)}
-        for entry in self._ordered_robots():
-            name, number = entry.title, 2
-            while slugify(f"{LEGACY_SERVICE_NAME}_{name}") in taken:
-                name, number = f"{entry.title} {number}", number + 1
-            taken.add(slugify(f"{LEGACY_SERVICE_NAME}_{name}"))
-            targets[name] = entry.entry_id
-        return targets
+        """Return one target per loaded robot: its action name and its entry id."""
+        names = robot_service_names(self._entries())
+        return {
+            names[entry.entry_id]: entry.entry_id for entry in self._ordered_robots()
+        }
 
     @override
     async def async_register_services(self) -> None:
@@ -93,38 +131,36 @@ class DingTalkNotificationService(BaseNotificationService):
 
     def _resolve(self, targets: Sequence[str] | None) -> list[DingTalkConfigEntry]:
         """Return the robots a call names, or the default robots when it names none."""
-        robots = self._ordered_robots()
         if not targets:
-            chosen = [entry for entry in robots if entry.runtime_data.default_target]
+            chosen = [
+                entry
+                for entry in self._ordered_robots()
+                if entry.runtime_data.default_target
+            ]
             if not chosen:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN, translation_key="no_default_robot"
                 )
             return chosen
+        entries = self._entries()
+        names = robot_service_names(entries)
         chosen = []
         for target in targets:
-            wanted = target.strip().casefold()
-            entry = next(
-                (
-                    entry
-                    for entry in robots
-                    if wanted
-                    in (
-                        entry.entry_id.casefold(),
-                        entry.title.casefold(),
-                        slugify(entry.title),
-                    )
-                ),
-                None,
-            )
+            entry = _find_robot(target, entries, names)
             if entry is None:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
                     translation_key="unknown_target",
                     translation_placeholders={
                         "target": target,
-                        "robots": ", ".join(entry.title for entry in robots),
+                        "robots": ", ".join(entry.title for entry in entries),
                     },
+                )
+            if entry.entry_id not in self._state.robots:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="robot_not_loaded",
+                    translation_placeholders={"robot": entry.title},
                 )
             if entry not in chosen:
                 chosen.append(entry)
@@ -152,6 +188,30 @@ class DingTalkNotificationService(BaseNotificationService):
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+def _find_robot(
+    target: str, entries: list[DingTalkConfigEntry], names: dict[str, str]
+) -> DingTalkConfigEntry | None:
+    """Return the robot a target names, most exact match first.
+
+    A target is an entry id, an action name (`ops`, `ops_3f9a2c`, `dingtalk_ops`;
+    any text with that slug, such as `Ops`), or a title (case-insensitive). A title
+    that two robots share means the one whose action carries the plain name.
+    """
+    wanted, slug = target.strip().casefold(), slugify(target)
+    matchers: tuple[Callable[[DingTalkConfigEntry], bool], ...] = (
+        lambda entry: wanted == entry.entry_id.casefold(),
+        lambda entry: (
+            slug
+            in (names[entry.entry_id], f"{LEGACY_SERVICE_NAME}_{names[entry.entry_id]}")
+        ),
+        lambda entry: wanted == entry.title.casefold(),
+    )
+    for matches in matchers:
+        if entry := next((entry for entry in entries if matches(entry)), None):
+            return entry
+    return None
 
 
 async def async_add_robot(hass: HomeAssistant, entry: DingTalkConfigEntry) -> None:
@@ -186,6 +246,28 @@ async def async_remove_robot(hass: HomeAssistant, entry: DingTalkConfigEntry) ->
         return
     state.service = None
     await service.async_unregister_services()
+
+
+@callback
+def async_setup_legacy(hass: HomeAssistant) -> None:
+    """Rename the actions when a robot entry is renamed, added or removed."""
+
+    @callback
+    def _async_entry_changed(
+        change: ConfigEntryChange,  # noqa: ARG001 - any change may rename
+        entry: ConfigEntry,
+    ) -> None:
+        """Refresh the legacy actions after a change to a robot entry."""
+        if entry.domain != DOMAIN or (state := hass.data.get(DATA_LEGACY)) is None:
+            return
+        if (service := state.service) is not None:
+            hass.async_create_task(
+                service.async_register_services(),
+                f"{DOMAIN} legacy notify refresh",
+                eager_start=True,
+            )
+
+    async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _async_entry_changed)
 
 
 def async_get_legacy_service(hass: HomeAssistant) -> DingTalkNotificationService | None:

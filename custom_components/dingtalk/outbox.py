@@ -17,9 +17,15 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 
 from .api import (
+    DingTalkApiError,
     DingTalkError,
+    DingTalkHTTPError,
+    InvalidTokenError,
+    IPNotAllowedError,
     Message,
     RateLimitedError,
+    RobotUnavailableError,
+    SignatureError,
     TimestampError,
 )
 from .const import DOMAIN
@@ -47,6 +53,22 @@ DEFAULT_THROTTLE_PAUSE: Final = 600.0
 DEFAULT_RETRY_BASE: Final = 2.0
 DEFAULT_RETRY_MAX_DELAY: Final = 300.0
 DEFAULT_MAX_RETRIES: Final = 8
+DEFAULT_ROBOT_ERROR_PAUSE: Final = 30 * 60.0
+
+ROBOT_ERRORS: Final = (
+    InvalidTokenError,
+    SignatureError,
+    IPNotAllowedError,
+    RobotUnavailableError,
+)
+"""Errors about the robot, not the message: every message would fail the same way.
+
+A TimestampError is one too once the re-signed retry failed as well (clock skew)."""
+
+THROTTLE_HTTP_STATUSES: Final = frozenset({302, 429})
+"""HTTP statuses treated as throttling (a 302 after throttling is UNCONFIRMED)."""
+
+PAUSE_RATE_LIMITED: Final = "rate_limited"
 
 _MAX_BACKOFF_EXPONENT: Final = 60
 _CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -209,6 +231,20 @@ class _Item:
     timestamp_retried: bool = False
 
 
+@dataclass(slots=True, eq=False)
+class _Halt:
+    """A pause after a robot-level error, while messages are kept (never persisted).
+
+    Not persisted on purpose: reauthentication and reconfiguring reload the entry,
+    and the new outbox must try the kept messages at once with the new settings.
+    `probe` is set while calls wait for the head to be sent early.
+    """
+
+    error: DingTalkError
+    until: float
+    probe: asyncio.Future[DingTalkError | None] | None = None
+
+
 class Outbox:
     """Paced, persistent, first-in-first-out delivery to one DingTalk robot."""
 
@@ -229,6 +265,7 @@ class Outbox:
         max_queue: int = DEFAULT_MAX_QUEUE,
         max_age: float = DEFAULT_MAX_AGE,
         throttle_pause: float = DEFAULT_THROTTLE_PAUSE,
+        robot_error_pause: float = DEFAULT_ROBOT_ERROR_PAUSE,
         retry_base: float = DEFAULT_RETRY_BASE,
         retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY,
         max_retries: int = DEFAULT_MAX_RETRIES,
@@ -251,6 +288,7 @@ class Outbox:
         self._max_queue = max_queue
         self._max_age = max_age
         self._throttle_pause = throttle_pause
+        self._robot_error_pause = robot_error_pause
         self._retry_base = retry_base
         self._retry_max_delay = retry_max_delay
         self._max_retries = max_retries
@@ -269,6 +307,8 @@ class Outbox:
         self._in_flight = False
         self._sleeping_until: float | None = None
         self._paused_until: float | None = None
+        self._halt: _Halt | None = None
+        self._probe_wakeup = asyncio.Event()
         self._unsub_shutdown: Callable[[], None] | None = None
         self._sent = 0
         self._failed = 0
@@ -318,6 +358,7 @@ class Outbox:
             if not task.done():
                 task.cancel()
                 await asyncio.wait({task})
+        self._answer_probe(None)
         for item in self._queue:
             if item.waiter is not None:
                 item.waiter.resolve("queued")
@@ -327,11 +368,23 @@ class Outbox:
     # ---------------------------------------------------------------- sending
 
     async def async_send(self, parts: Sequence[Message]) -> DeliveryResult:
-        """Queue parts in order; wait until all are sent or send_timeout passes."""
+        """Queue parts in order; wait until all are sent or send_timeout passes.
+
+        While the robot is paused on a robot-level error with messages kept, the
+        call first has the oldest kept message sent again: if DingTalk still refuses
+        the robot, the call raises that error and queues nothing.
+        """
         if not self._running or self._task is None or self._task.done():
             raise OutboxNotRunningError(self._name)
         if not parts:
             return DeliveryResult(status="sent", parts=0)
+        bound = self._hass.loop.time() + self._send_timeout
+        if (halt := self._halt) is not None and self._clock() < halt.until:
+            refused = await self._async_probe(halt, bound)
+            if not self._running:
+                raise OutboxNotRunningError(self._name)
+            if refused is not None:
+                raise refused
         if len(self._queue) + len(parts) > self._max_queue:
             raise OutboxFullError(self._name, self._max_queue)
         waiter = _Waiter(
@@ -354,7 +407,7 @@ class Outbox:
         if self._sleeping_until is not None and self._sleeping_until > waiter.deadline:
             waiter.resolve("queued")
         try:
-            async with asyncio.timeout(self._send_timeout):
+            async with asyncio.timeout_at(bound):
                 status = await waiter.future
         except TimeoutError:
             status = "queued"
@@ -362,12 +415,29 @@ class Outbox:
             waiter.resolve("queued")
         return DeliveryResult(status=status, parts=len(parts))
 
+    async def _async_probe(self, halt: _Halt, bound: float) -> DingTalkError | None:
+        """Have the head sent now; return the robot's error if DingTalk still refuses.
+
+        None means: the robot works again, the answer said nothing about the robot
+        (a transient failure), or no answer came within the call's bound. Calls
+        arriving together share one request.
+        """
+        if halt.probe is None:
+            halt.probe = self._hass.loop.create_future()
+            self._probe_wakeup.set()
+        probe = halt.probe
+        # asyncio.wait, not a timeout around `await probe`: the future is shared
+        # and a caller giving up must not cancel it for the others.
+        await asyncio.wait({probe}, timeout=max(0.0, bound - self._hass.loop.time()))
+        return probe.result() if probe.done() else None
+
     # ------------------------------------------------------------------ worker
 
     async def _async_worker(self) -> None:
         """Send the head of the queue whenever pace, pause and backoff allow."""
         while not self._stopping:
             if not self._queue:
+                self._end_halt()
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
@@ -378,6 +448,11 @@ class Outbox:
                 self._async_schedule_save()
                 continue
             now = self._clock()
+            halt = self._halt
+            if halt is not None and halt.probe is None and now < halt.until:
+                self._release_waiters(halt.until)
+                await self._async_sleep_halted(halt.until - now)
+                continue
             delay = send_delay(
                 now,
                 paused_until=self._paused_until,
@@ -394,6 +469,20 @@ class Outbox:
                 continue
             self._paused_until = None
             await self._async_attempt(item)
+
+    async def _async_sleep_halted(self, delay: float) -> None:
+        """Sleep through a robot-level pause; a call asking for a probe ends it."""
+        self._probe_wakeup.clear()
+        self._sleeping_until = self._clock() + delay
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        waker = asyncio.ensure_future(self._probe_wakeup.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._sleeping_until = None
+            sleeper.cancel()
+            waker.cancel()
+            await asyncio.wait({sleeper, waker})
 
     async def _async_attempt(self, item: _Item) -> None:
         """Make one request for the head item and act on its outcome."""
@@ -423,6 +512,7 @@ class Outbox:
         """Pop a delivered item and tell whoever waits for it."""
         self._queue.popleft()
         self._sent += 1
+        self._end_halt()
         if (waiter := item.waiter) is not None:
             waiter.remaining -= 1
             if waiter.remaining == 0:
@@ -434,9 +524,10 @@ class Outbox:
         kind = error_kind(err)
         self._last_error = kind
         now = self._clock()
-        if isinstance(err, RateLimitedError):
+        if _is_throttle(err):
             self._throttled += 1
             self._paused_until = now + self._throttle_pause
+            self._end_halt()
             _LOGGER.warning(
                 "DingTalk robot %s is rate limited (%s); pausing it for %.0f s,"
                 " %d message(s) kept in its queue",
@@ -446,12 +537,18 @@ class Outbox:
                 len(self._queue),
             )
             return
-        if isinstance(err, TimestampError):
-            if not item.timestamp_retried:
-                item.timestamp_retried = True
-                self._retried += 1
-                return
-        elif err.retryable and item.attempts < self._max_retries:
+        if isinstance(err, TimestampError) and not item.timestamp_retried:
+            item.timestamp_retried = True
+            self._retried += 1
+            return
+        if isinstance(err, (*ROBOT_ERRORS, TimestampError)):
+            self._handle_robot_error(item, err, kind, now)
+            return
+        if isinstance(err, DingTalkApiError) and not err.retryable:
+            self._end_halt()  # DingTalk judged the message: the robot itself works
+        else:
+            self._answer_probe(None)  # says nothing about the robot
+        if err.retryable and item.attempts < self._max_retries:
             item.attempts += 1
             self._retried += 1
             item.not_before = now + backoff_delay(
@@ -469,6 +566,46 @@ class Outbox:
                 self._max_retries,
             )
             return
+        self._fail_head(item, err, kind)
+
+    def _handle_robot_error(
+        self, item: _Item, err: DingTalkError, kind: str, now: float
+    ) -> None:
+        """Fail the head alone and pause, keeping the rest; or refuse probing calls."""
+        halt = self._halt
+        if halt is not None and halt.probe is not None and now < halt.until:
+            # A new call had the head sent early and the robot still fails: the
+            # head stays as it was (its turn comes when the pause ends) and the
+            # waiting calls raise the error.
+            item.timestamp_retried = False
+            halt.error = err
+            self._answer_probe(err)
+            _LOGGER.debug(
+                "DingTalk robot %s still refuses messages (%s); %d message(s) kept",
+                self._name,
+                kind,
+                len(self._queue),
+            )
+            self._call_back(self._on_failed, err)
+            return
+        self._answer_probe(err)
+        self._fail_head(item, err, kind)
+        if not self._queue:
+            self._halt = None
+            return
+        self._halt = _Halt(error=err, until=now + self._robot_error_pause)
+        _LOGGER.warning(
+            "DingTalk robot %s refuses messages (%s); keeping %d queued message(s)"
+            " and sending nothing until it is reloaded (reauthenticate or reconfigure"
+            " it) or for %.0f s",
+            self._name,
+            kind,
+            len(self._queue),
+            self._robot_error_pause,
+        )
+
+    def _fail_head(self, item: _Item, err: DingTalkError, kind: str) -> None:
+        """Drop the head item as failed and surface the failure."""
         self._queue.popleft()
         self._failed += 1
         _LOGGER.warning(
@@ -478,6 +615,21 @@ class Outbox:
             kind,
         )
         self._report_failure(item, err, kind)
+
+    def _answer_probe(self, refused: DingTalkError | None) -> None:
+        """Answer the calls waiting for a probe (None: the call may queue)."""
+        if self._halt is None or self._halt.probe is None:
+            return
+        probe, self._halt.probe = self._halt.probe, None
+        probe.set_result(refused)
+
+    def _end_halt(self) -> None:
+        """Leave a robot-level pause: the robot works again, or nothing is kept."""
+        if self._halt is None:
+            return
+        self._answer_probe(None)
+        self._halt = None
+        _LOGGER.info("DingTalk robot %s: pause after a robot error ended", self._name)
 
     def _report_failure(self, item: _Item, err: DingTalkError, kind: str) -> None:
         """Raise to a waiting caller, fire the event and call on_failed."""
@@ -592,9 +744,15 @@ class Outbox:
     def stats(self) -> dict[str, Any]:
         """Counters and state for diagnostics (no message content, no secrets)."""
         paused: str | None = None
+        reason: str | None = None
+        until: float | None = None
         now = self._clock()
-        if self._paused_until is not None and self._paused_until > now:
-            wall = self._wall_clock() + (self._paused_until - now)
+        if self._halt is not None and self._halt.until > now:
+            until, reason = self._halt.until, error_kind(self._halt.error)
+        elif self._paused_until is not None and self._paused_until > now:
+            until, reason = self._paused_until, PAUSE_RATE_LIMITED
+        if until is not None:
+            wall = self._wall_clock() + (until - now)
             paused = datetime.fromtimestamp(wall, UTC).isoformat()
         return {
             "queued": len(self._queue),
@@ -605,7 +763,15 @@ class Outbox:
             "dropped_expired": self._dropped_expired,
             "last_error": self._last_error,
             "paused_until": paused,
+            "paused_reason": reason,
         }
+
+
+def _is_throttle(err: DingTalkError) -> bool:
+    """Whether DingTalk throttles the robot (its errcode, or HTTP 302/429)."""
+    return isinstance(err, RateLimitedError) or (
+        isinstance(err, DingTalkHTTPError) and err.status in THROTTLE_HTTP_STATUSES
+    )
 
 
 def _is_number(value: object) -> TypeIs[float]:

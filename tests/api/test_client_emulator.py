@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -38,7 +39,7 @@ from custom_components.dingtalk.api import (
     payload_size,
     prepare,
 )
-from dingtalk_emulator import Fault, FaultKind, RobotState, Wording
+from dingtalk_emulator import Fault, FaultKind, RobotState, Wording, rules
 from dingtalk_emulator.testing import EMULATOR_START, TEST_SECRET
 
 if TYPE_CHECKING:
@@ -54,6 +55,17 @@ PIC = "https://example.com/p.png"
 UNKNOWN_TOKEN = "f" * 64
 
 type Connect = Callable[..., DingTalkClient]
+
+BODY_ONLY_KEYWORD_FIELDS = MappingProxyType(
+    {
+        "text": ("content",),
+        "markdown": ("text",),
+        "link": ("text",),
+        "actionCard": ("text",),
+        "feedCard": ("links[].title",),
+    }
+)
+"""The strictest plausible keyword check: DingTalk scans the body only (§5)."""
 
 
 @pytest.fixture(autouse=True)
@@ -180,7 +192,7 @@ async def test_mentions_without_prepare_are_silent(
 async def test_split_parts_all_delivered(
     connect: Connect, emulator: Emulator, ops_robot: RobotConfig
 ) -> None:
-    """Deliver every part of a long Chinese text; each passes size and keyword."""
+    """Deliver every part of a long Chinese text; the mention rings in part 1 only."""
     lines = [f"第{i}行：磁盘空间不足，请尽快处理。" * 4 for i in range(400)]
     message = Text(content="\n".join(lines), mentions=Mentions(mobiles=(MOBILE,)))
     assert payload_size(message) > MAX_BODY_BYTES
@@ -194,7 +206,124 @@ async def test_split_parts_all_delivered(
     assert [d.msg_uuid for d in delivered] == [
         f"{message.msg_uuid}-{i}" for i in range(1, len(parts) + 1)
     ]
-    assert all(d.rang == (MOBILE,) for d in delivered)
+    assert [d.rang for d in delivered] == [(MOBILE,)] + [()] * (len(parts) - 1)
+    assert all(d.silent == () for d in delivered)
+    assert all(
+        d.payload["text"]["content"].startswith(f"({i}/{len(parts)})\n")
+        for i, d in enumerate(delivered, start=1)
+    )
+
+
+@pytest.fixture(params=["emulator", "body-only"])
+def keyword_model(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Check keywords as the emulator models it, or in the body alone."""
+    model: str = request.param
+    if model == "body-only":
+        monkeypatch.setattr(rules, "KEYWORD_FIELDS", BODY_ONLY_KEYWORD_FIELDS)
+    return model
+
+
+def _card(keyword_in: str) -> ActionCard:
+    """Return an actionCard with the keyword only in the ``keyword_in`` field."""
+    title = f"{KEYWORD}: disk" if keyword_in == "title" else "Disk"
+    if keyword_in in {"buttons", "button"}:
+        return ActionCard(
+            title=title,
+            text="### Disk full",
+            buttons=(
+                ActionButton(title="Open", action_url=URL),
+                ActionButton(
+                    title=KEYWORD if keyword_in == "button" else "Ignore",
+                    action_url=URL,
+                ),
+            ),
+        )
+    return ActionCard(
+        title=title,
+        text="### Disk full",
+        single_title=KEYWORD if keyword_in == "single_title" else "Open",
+        single_url=URL,
+    )
+
+
+_KEYWORD_CASES: dict[str, Message] = {
+    "text": Text(content="disk full"),
+    "text-keyword": Text(content=f"{KEYWORD}: disk full"),
+    "markdown": Markdown(title="Disk", text="**97 %** used"),
+    "markdown-keyword-in-title": Markdown(title=f"{KEYWORD}: disk", text="97 %"),
+    "link": Link(title="Disk", text="97 % used", message_url=URL),
+    "link-keyword-in-title": Link(title=KEYWORD, text="97 %", message_url=URL),
+    "link-keyword-in-url": Link(
+        title="Disk", text="97 %", message_url=f"{URL}/{KEYWORD}", pic_url=PIC
+    ),
+    "action-card-single": _card("none"),
+    "action-card-keyword-in-title": _card("title"),
+    "action-card-keyword-in-single-title": _card("single_title"),
+    "action-card-buttons": _card("buttons"),
+    "action-card-keyword-in-button": _card("button"),
+    "feed-card": FeedCard(
+        links=(
+            FeedLink(title="Disk", message_url=URL, pic_url=PIC),
+            FeedLink(title="CPU", message_url=URL, pic_url=PIC),
+        )
+    ),
+    "feed-card-keyword-in-second-title": FeedCard(
+        links=(
+            FeedLink(title="Disk", message_url=URL, pic_url=PIC),
+            FeedLink(title=f"CPU {KEYWORD}", message_url=URL, pic_url=PIC),
+        )
+    ),
+}
+
+
+@pytest.mark.usefixtures("keyword_model")
+@pytest.mark.parametrize(
+    "message", list(_KEYWORD_CASES.values()), ids=list(_KEYWORD_CASES)
+)
+async def test_prepared_keyword_is_accepted(
+    connect: Connect, emulator: Emulator, ops_robot: RobotConfig, message: Message
+) -> None:
+    """Pass the keyword check with prepare(), wherever else the keyword may be."""
+    client = connect(ops_robot.access_token)
+    (prepared,) = prepare(message, keywords=ops_robot.keywords)
+    await client.send(prepared)
+    (request,) = emulator.requests
+    assert request.ok, request.errmsg
+    (delivered,) = emulator.delivered(ops_robot.access_token)
+    assert delivered.payload == prepared.to_payload()
+
+
+@pytest.mark.usefixtures("keyword_model")
+async def test_split_markdown_numbered_keyword_and_one_ring(
+    connect: Connect, emulator: Emulator, ops_robot: RobotConfig
+) -> None:
+    """Deliver a long markdown: visible (i/n), keyword in every text, one ring."""
+    lines = [f"- item {i} " + "x" * 80 for i in range(600)]
+    message = Markdown(
+        title=f"{KEYWORD} report",
+        text="\n".join(lines),
+        mentions=Mentions(mobiles=(MOBILE,), user_ids=(USER_ID,), at_all=True),
+    )
+    parts = prepare(message, keywords=ops_robot.keywords)
+    n = len(parts)
+    assert n >= 3
+    client = connect(ops_robot.access_token)
+    for part in parts:
+        await client.send(part)
+    assert all(request.ok for request in emulator.requests)
+    delivered = emulator.delivered(ops_robot.access_token)
+    assert len(delivered) == n
+    first, *rest = delivered
+    assert set(first.rang) == {MOBILE, USER_ID}
+    assert first.at_all
+    assert all(d.rang == () and d.silent == () and not d.at_all for d in rest)
+    for index, d in enumerate(delivered, start=1):
+        text = d.payload["markdown"]["text"]
+        assert text.startswith(f"**({index}/{n})**\n\n")
+        assert KEYWORD in text
+        assert d.payload["markdown"]["title"] == f"{KEYWORD} report ({index}/{n})"
 
 
 async def test_retry_with_same_uuid_is_not_delivered_twice(

@@ -209,20 +209,9 @@ def test_keyword_added_in_documented_place(message: Message, expected: Message) 
     "message",
     [
         Text(content="告警: disk full"),
-        Markdown(title="alarm", text="x"),
         Markdown(title="T", text="an alarm"),
-        Link(title="alarm", text="x", message_url=URL),
         Link(title="T", text="alarm!", message_url=URL),
-        ActionCard(title="alarm", text="x", single_title="S", single_url=URL),
-        ActionCard(title="T", text="x", single_title="alarm", single_url=URL),
-        ActionCard(
-            title="T",
-            text="x",
-            buttons=(
-                ActionButton(title="ok", action_url=URL),
-                ActionButton(title="alarm", action_url=URL),
-            ),
-        ),
+        ActionCard(title="T", text="x alarm", single_title="S", single_url=URL),
         FeedCard(
             links=(
                 FeedLink(title="T", message_url=URL, pic_url=PIC),
@@ -230,11 +219,89 @@ def test_keyword_added_in_documented_place(message: Message, expected: Message) 
             )
         ),
     ],
+    ids=["text", "markdown", "link", "action-card", "feed-card"],
 )
-def test_keyword_not_added_when_any_field_has_one(message: Message) -> None:
-    """Leave a message alone when any text-bearing field holds a keyword."""
+def test_keyword_not_added_when_the_body_has_one(message: Message) -> None:
+    """Leave a message alone when its body (feedCard: a link title) has a keyword."""
     assert has_keyword(message, ["alarm", "告警"])
     assert _only(prepare(message, keywords=["alarm", "告警"])) == message
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            Markdown(title="alarm", text="x", msg_uuid="k"),
+            Markdown(title="alarm", text="x\n\nalarm", msg_uuid="k"),
+        ),
+        (
+            Link(title="alarm", text="x", message_url=URL, msg_uuid="k"),
+            Link(title="alarm", text="x alarm", message_url=URL, msg_uuid="k"),
+        ),
+        (
+            Link(title="T", text="x", message_url=f"{URL}/alarm", msg_uuid="k"),
+            Link(title="T", text="x alarm", message_url=f"{URL}/alarm", msg_uuid="k"),
+        ),
+        (
+            ActionCard(
+                title="alarm", text="x", single_title="S", single_url=URL, msg_uuid="k"
+            ),
+            ActionCard(
+                title="alarm",
+                text="x\n\nalarm",
+                single_title="S",
+                single_url=URL,
+                msg_uuid="k",
+            ),
+        ),
+        (
+            ActionCard(
+                title="T", text="x", single_title="alarm", single_url=URL, msg_uuid="k"
+            ),
+            ActionCard(
+                title="T",
+                text="x\n\nalarm",
+                single_title="alarm",
+                single_url=URL,
+                msg_uuid="k",
+            ),
+        ),
+        (
+            ActionCard(
+                title="T",
+                text="x",
+                buttons=(
+                    ActionButton(title="ok", action_url=URL),
+                    ActionButton(title="alarm", action_url=URL),
+                ),
+                msg_uuid="k",
+            ),
+            ActionCard(
+                title="T",
+                text="x\n\nalarm",
+                buttons=(
+                    ActionButton(title="ok", action_url=URL),
+                    ActionButton(title="alarm", action_url=URL),
+                ),
+                msg_uuid="k",
+            ),
+        ),
+    ],
+    ids=[
+        "markdown-title",
+        "link-title",
+        "link-url",
+        "action-card-title",
+        "action-card-single-title",
+        "action-card-button",
+    ],
+)
+def test_keyword_outside_the_body_does_not_count(
+    message: Message, expected: Message
+) -> None:
+    """Add a keyword to the body when one is only in a title, a button or a URL."""
+    assert not has_keyword(message, ["alarm"])
+    assert _only(prepare(message, keywords=["alarm"])) == expected
 
 
 def test_blank_keywords_are_ignored() -> None:
@@ -285,19 +352,26 @@ def test_split_chinese_text_at_lines() -> None:
         assert isinstance(part, Text)
         assert _size(part) <= MAX_BODY_BYTES
         assert part.msg_uuid == f"orig-{index}"
-        assert part.mentions == mentions
         head, _, rest = part.content.partition("\n")
         assert head == f"({index}/{n})"
-        body, tail = rest.rsplit("\n", 2)[0], rest.rsplit("\n", 2)[1:]
-        assert tail == [f"@{MOBILE} @user1", "alarm"]
+        if index == 1:
+            assert part.mentions == mentions
+            body, at_line, keyword = rest.rsplit("\n", 2)
+            assert at_line == f"@{MOBILE} @user1"
+        else:
+            assert part.mentions == Mentions()
+            assert "at" not in part.to_payload()
+            body, keyword = rest.rsplit("\n", 1)
+            assert "@" not in body
+        assert keyword == "alarm"
         rebuilt.extend(body.split("\n"))
     assert rebuilt == lines
     # Filled greedily: every part but the last is nearly full.
     assert all(_size(part) > MAX_BODY_BYTES - 200 for part in parts[:-1])
 
 
-def test_split_markdown_numbers_title_and_keeps_keyword_per_part() -> None:
-    """Number the markdown title and add the keyword to parts that lack one."""
+def test_split_markdown_numbers_text_and_title_and_keeps_keyword_per_part() -> None:
+    """Number the markdown text and title; add the keyword to parts that lack one."""
     lines = ["alarm: first line", *(f"- item {i} " + "x" * 80 for i in range(600))]
     message = Markdown(title="Report", text="\n".join(lines), msg_uuid="md")
     parts = prepare(message, keywords=("alarm",))
@@ -306,6 +380,7 @@ def test_split_markdown_numbers_title_and_keeps_keyword_per_part() -> None:
     for index, part in enumerate(parts, start=1):
         assert isinstance(part, Markdown)
         assert part.title == f"Report ({index}/{n})"
+        assert part.text.startswith(f"**({index}/{n})**\n\n")
         assert part.msg_uuid == f"md-{index}"
         assert _size(part) <= MAX_BODY_BYTES
         assert "alarm" in part.text
@@ -313,16 +388,101 @@ def test_split_markdown_numbers_title_and_keeps_keyword_per_part() -> None:
     assert not parts[0].text.endswith("\n\nalarm")
     assert isinstance(parts[1], Markdown)
     assert parts[1].text.endswith("\n\nalarm")
+    assert "\n".join(
+        part.text.split("\n\n", 1)[1].removesuffix("\n\nalarm")
+        for part in parts
+        if isinstance(part, Markdown)
+    ) == "\n".join(lines)
 
 
-def test_split_markdown_keyword_in_title_is_enough() -> None:
-    """Add no keyword to parts whose title carries one."""
+def test_split_markdown_keyword_in_title_is_not_enough() -> None:
+    """Add the keyword to every part's text even when the title carries one."""
     message = Markdown(title="alarm report", text="\n".join(["y" * 100] * 400))
     parts = prepare(message, keywords=("alarm",))
     assert len(parts) >= 2
     for part in parts:
         assert isinstance(part, Markdown)
-        assert "alarm" not in part.text
+        assert part.title.startswith("alarm report (")
+        assert part.text.endswith("\n\nalarm")
+        assert part.text.count("alarm") == 1
+        assert _size(part) <= MAX_BODY_BYTES
+
+
+@pytest.mark.parametrize("kind", [Text, Markdown])
+def test_split_mentions_only_in_the_first_part(kind: type[Text | Markdown]) -> None:
+    """Ring each mention once: @s and the at object (isAtAll too) in part 1 only."""
+    mentions = Mentions(mobiles=(MOBILE,), user_ids=("user1",), at_all=True)
+    body = "\n".join(f"line {i} " + "x" * 90 for i in range(600))
+    message = (
+        Text(content=body, mentions=mentions)
+        if kind is Text
+        else Markdown(title="T", text=body, mentions=mentions)
+    )
+    parts = prepare(message, keywords=("alarm",))
+    assert len(parts) >= 3
+    payloads = [part.to_payload() for part in parts]
+    assert payloads[0]["at"] == {
+        "atMobiles": [MOBILE],
+        "atUserIds": ["user1"],
+        "isAtAll": True,
+    }
+    assert all("at" not in payload for payload in payloads[1:])
+    field, separator = ("content", "\n") if kind is Text else ("text", "\n\n")
+    bodies = [payload[payload["msgtype"]][field] for payload in payloads]
+    assert bodies[0].endswith(f"{separator}@{MOBILE} @user1{separator}alarm")
+    assert sum(b.count(f"@{MOBILE}") for b in bodies) == 1
+    assert sum(b.count("@user1") for b in bodies) == 1
+    assert all(b.endswith("alarm") for b in bodies)
+
+
+def test_split_mention_written_in_a_later_part_is_added_to_the_first() -> None:
+    """Append @handle to part 1 when the original only writes it in a later part."""
+    lines = ["y" * 100] * 400 + [f"ask @{MOBILE}"]
+    message = Text(content="\n".join(lines), mentions=Mentions(mobiles=(MOBILE,)))
+    parts = prepare(message)
+    assert len(parts) >= 2
+    first, last = parts[0], parts[-1]
+    assert isinstance(first, Text)
+    assert isinstance(last, Text)
+    assert first.content.endswith(f"\n@{MOBILE}")
+    assert last.content.endswith(f"ask @{MOBILE}")
+    assert last.mentions == Mentions()
+
+
+def test_split_first_part_with_many_mentions_fits() -> None:
+    """Budget for part 1's mentions: body @s and the at object count toward the cap."""
+    user_ids = tuple(f"{i:02d}" + "u" * 62 for i in range(50))
+    message = Markdown(
+        title="T",
+        text="\n".join(["z" * 99] * 500),
+        mentions=Mentions(user_ids=user_ids),
+    )
+    parts = prepare(message, keywords=("alarm",))
+    assert len(parts) >= 2
+    assert all(_size(part) <= MAX_BODY_BYTES for part in parts)
+    first = parts[0]
+    assert isinstance(first, Markdown)
+    assert first.mentions.user_ids == user_ids
+    # Filled greedily, part 1 to its smaller budget, the others without mentions.
+    assert all(_size(part) > MAX_BODY_BYTES - 200 for part in parts[:-1])
+    lines = [part.text.count("z" * 99) for part in parts if isinstance(part, Markdown)]
+    assert lines[0] < lines[1] - 50
+    assert sum(lines) == 500
+
+
+def test_split_leading_blank_lines_do_not_shift_the_first_part() -> None:
+    """Size the first non-blank chunk, which becomes part 1, for the mentions."""
+    user_ids = tuple(f"{i:02d}" + "u" * 62 for i in range(50))
+    message = Text(
+        content=" \n" * 8_000 + "\n".join(["z" * 99] * 300),
+        mentions=Mentions(user_ids=user_ids),
+    )
+    parts = prepare(message)
+    assert len(parts) >= 2
+    assert all(_size(part) <= MAX_BODY_BYTES for part in parts)
+    first = parts[0]
+    assert isinstance(first, Text)
+    assert first.mentions.user_ids == user_ids
 
 
 def test_split_one_over_long_line_at_character_boundaries() -> None:

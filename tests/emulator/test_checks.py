@@ -353,6 +353,23 @@ def test_keyword_found_in_text_fields(
             },
         },
         {"msgtype": "feedCard", "feedCard": {"links": "alarm"}},
+        {
+            "msgtype": "actionCard",
+            "actionCard": {
+                "title": "x",
+                "text": "y",
+                "singleTitle": "alarm",
+                "singleURL": "u",
+            },
+        },
+        {
+            "msgtype": "actionCard",
+            "actionCard": {
+                "title": "x",
+                "text": "y",
+                "btns": [{"title": "alarm", "actionURL": "u"}],
+            },
+        },
         {"msgtype": "image", "image": {"picURL": "alarm"}},
         {"msgtype": 1, "text": {"content": "alarm"}},
     ],
@@ -360,7 +377,7 @@ def test_keyword_found_in_text_fields(
 def test_keyword_missing(
     emulator: Emulator, make_robot: MakeRobot, payload: dict[str, object]
 ) -> None:
-    """Keywords elsewhere (URLs, at, msgUuid) or with other case do not count."""
+    """Keywords elsewhere (URLs, buttons, at, msgUuid) or other case do not count."""
     make_robot(keywords=("alarm",))
     result = send(emulator, TEST_TOKEN, payload)
     assert result.record.errcode == 310000

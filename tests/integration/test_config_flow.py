@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import CONF_NAME
+from homeassistant.components.notify.const import (
+    DOMAIN as NOTIFY_DOMAIN,
+    SERVICE_SEND_MESSAGE,
+)
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    SOURCE_USER,
+    ConfigEntryState,
+)
+from homeassistant.const import ATTR_ENTITY_ID, CONF_NAME
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import config_validation as cv
+import probatio
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dingtalk.api import (
     DingTalkClient,
     InvalidMessageError,
     MessageFormatError,
+    error_from_response,
 )
 from custom_components.dingtalk.config_flow import normalize_keywords
 from custom_components.dingtalk.const import (
@@ -34,6 +48,7 @@ from .conftest import (
     SECRET,
     TOKEN,
     RobotEnv,
+    entry_data,
     fingerprint,
     stable,
 )
@@ -41,14 +56,15 @@ from .conftest import (
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from homeassistant.config_entries import ConfigFlowResult
     from homeassistant.core import HomeAssistant
-    from pytest_homeassistant_custom_component.common import MockConfigEntry
     from syrupy.assertion import SnapshotAssertion
 
     from dingtalk_emulator import Emulator, EmulatorServer
 
 IP_TOKEN = "c0ffee00" * 8
 UNKNOWN_TOKEN = "deadbeef" * 8
+NEW_TOKEN = "0badc0de" * 8
 
 
 def user_input(server: EmulatorServer, **changes: object) -> dict[str, object]:
@@ -315,53 +331,210 @@ async def test_user_already_configured(
     assert robot_emulator.requests == []
 
 
+def frontend_json(result: ConfigFlowResult) -> str:
+    """Return what the frontend receives for a form: its fields and placeholders."""
+    schema = result.get("data_schema")
+    fields = (
+        []
+        if schema is None
+        else probatio.to_field_list(schema, custom_serializer=cv.custom_serializer)
+    )
+    return json.dumps(
+        [fields, result.get("description_placeholders")], ensure_ascii=False
+    )
+
+
+def assert_no_stored_credentials(result: ConfigFlowResult) -> None:
+    """Check that the stored access token and secret never reach the frontend."""
+    assert result["type"] is FlowResultType.FORM
+    sent = frontend_json(result)
+    assert TOKEN not in sent
+    assert SECRET not in sent
+
+
+async def start_flow(
+    hass: HomeAssistant, entry: MockConfigEntry, source: str
+) -> ConfigFlowResult:
+    """Open the reauth or reconfigure form of an entry."""
+    result: ConfigFlowResult
+    if source == SOURCE_REAUTH:
+        result = await entry.start_reauth_flow(hass)
+        assert result["step_id"] == "reauth_confirm"
+    else:
+        result = await entry.start_reconfigure_flow(hass)
+        assert result["step_id"] == "reconfigure"
+    assert_no_stored_credentials(result)
+    return result
+
+
+@pytest.mark.parametrize(
+    ("errcode", "errors"),
+    [
+        (400401, {}),
+        (400402, {}),
+        (400410, {}),
+        (40035, {"base": "api_error"}),
+        (43004, {"base": "api_error"}),
+        (400105, {"base": "api_error"}),
+        (400400, {"base": "api_error"}),
+        (400411, {"base": "api_error"}),
+    ],
+)
+async def test_probe_accepts_only_missing_field_answers(
+    hass: HomeAssistant,
+    robot_server: EmulatorServer,
+    errcode: int,
+    errors: dict[str, str],
+) -> None:
+    """Only "field missing" proves the probe passed; bad JSON or header does not."""
+    flow_id = await start_user_flow(hass)
+    with patch.object(
+        DingTalkClient, "send", side_effect=error_from_response(errcode, "refused")
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            flow_id, user_input(robot_server, **{CONF_SEND_TEST_MESSAGE: False})
+        )
+    await hass.async_block_till_done()
+    if errors:
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == errors
+        assert result["description_placeholders"] == {
+            "errcode": str(errcode),
+            "errmsg": "refused",
+        }
+    else:
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize("name", ["ops", " OPS ", "Ops!", "Ops."])
+async def test_user_name_in_use(
+    hass: HomeAssistant,
+    robot_server: EmulatorServer,
+    robot_emulator: Emulator,
+    other_entry: MockConfigEntry,
+    name: str,
+) -> None:
+    """A name another robot has, ignoring case or as a slug, is refused."""
+    other_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(other_entry, title="OPS")
+    flow_id = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, user_input(robot_server, **{CONF_NAME: name})
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_NAME: "name_in_use"}
+    assert robot_emulator.requests == []
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, user_input(robot_server, **{CONF_NAME: "Ops 2"})
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Ops 2"
+
+
 async def test_reauth(
     hass: HomeAssistant,
     robot_server: EmulatorServer,
     robot_emulator: Emulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
-    """Reauthentication checks the new secret with the probe and reloads the robot."""
+    """Reauthentication checks a new secret with the probe and keeps the webhook."""
     robot_emulator.remove_robot(TOKEN)
     new_secret = "SEC" + "2" * 64
     robot_emulator.add_robot(
         RobotConfig(access_token=TOKEN, secret=new_secret, keywords=(KEYWORD,))
     )
-    result = await loaded_entry.start_reauth_flow(hass)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reauth_confirm"
+    result = await start_flow(hass, loaded_entry, SOURCE_REAUTH)
     assert result["description_placeholders"] == {"name": ROBOT_NAME}
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {CONF_WEBHOOK: robot_server.webhook_url(TOKEN), CONF_SECRET: SECRET},
     )
-    assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_SECRET: "invalid_signature"}
+    assert_no_stored_credentials(result)
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_WEBHOOK: robot_server.webhook_url(TOKEN), CONF_SECRET: new_secret},
+        result["flow_id"], {CONF_WEBHOOK: " ", CONF_SECRET: f" {new_secret} "}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_successful"
-    assert loaded_entry.data[CONF_SECRET] == new_secret
-    assert loaded_entry.data[CONF_KEYWORDS] == [KEYWORD]
+    assert loaded_entry.data == entry_data(robot_server, secret=new_secret)
+    assert loaded_entry.unique_id == fingerprint(TOKEN)
     assert robot_emulator.delivered() == []
 
 
-async def test_reauth_other_robot_aborts(
-    hass: HomeAssistant, robot_server: EmulatorServer, loaded_entry: MockConfigEntry
+@pytest.mark.parametrize("source", [SOURCE_REAUTH, SOURCE_RECONFIGURE])
+async def test_rotated_token_is_accepted(
+    hass: HomeAssistant,
+    robot_server: EmulatorServer,
+    robot_emulator: Emulator,
+    loaded_entry: MockConfigEntry,
+    source: str,
 ) -> None:
-    """Reauthentication cannot swap in another robot."""
-    result = await loaded_entry.start_reauth_flow(hass)
+    """A robot re-created in DingTalk has a new token: the entry follows it."""
+    robot_emulator.remove_robot(TOKEN)
+    robot_emulator.add_robot(
+        RobotConfig(access_token=NEW_TOKEN, secret=SECRET, keywords=(KEYWORD,))
+    )
+    result = await start_flow(hass, loaded_entry, source)
+    changes: dict[str, object] = {CONF_WEBHOOK: robot_server.webhook_url(NEW_TOKEN)}
+    if source == SOURCE_RECONFIGURE:
+        changes[CONF_KEYWORDS] = [KEYWORD]
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], changes)
+    await hass.async_block_till_done()
+
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == f"{source}_successful"
+    assert loaded_entry.unique_id == fingerprint(NEW_TOKEN)
+    assert loaded_entry.data == entry_data(robot_server, NEW_TOKEN)
+    assert loaded_entry.state is ConfigEntryState.LOADED
+    await hass.services.async_call(
+        NOTIFY_DOMAIN,
+        SERVICE_SEND_MESSAGE,
+        {ATTR_ENTITY_ID: "notify.ops_message", "message": "rotated"},
+        blocking=True,
+    )
+    [message] = robot_emulator.delivered(NEW_TOKEN)
+    assert message.payload["text"]["content"].startswith("rotated")
+
+
+@pytest.mark.parametrize("source", [SOURCE_REAUTH, SOURCE_RECONFIGURE])
+async def test_token_of_another_robot_aborts(
+    hass: HomeAssistant,
+    robot_env: RobotEnv,
+    loaded_entry: MockConfigEntry,
+    other_entry: MockConfigEntry,
+    source: str,
+) -> None:
+    """Reauth and Reconfigure cannot take over another configured robot."""
+    other_entry.add_to_hass(hass)
+    result = await start_flow(hass, loaded_entry, source)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {CONF_WEBHOOK: robot_server.webhook_url(OTHER_TOKEN), CONF_SECRET: SECRET},
+        result["flow_id"], {CONF_WEBHOOK: robot_env.server.webhook_url(OTHER_TOKEN)}
     )
     assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "unique_id_mismatch"
+    assert result["reason"] == "already_configured"
+    assert robot_env.emulator.requests == []
+    assert loaded_entry.unique_id == fingerprint(TOKEN)
+    assert loaded_entry.data == entry_data(robot_env.server)
+
+
+async def test_reauth_keyword_error_points_to_reconfigure(
+    hass: HomeAssistant, robot_emulator: Emulator, loaded_entry: MockConfigEntry
+) -> None:
+    """The reauth form has no keywords field: the error says to use Reconfigure."""
+    robot_emulator.remove_robot(TOKEN)
+    robot_emulator.add_robot(
+        RobotConfig(access_token=TOKEN, secret=SECRET, keywords=("告警",))
+    )
+    result = await start_flow(hass, loaded_entry, SOURCE_REAUTH)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "keyword_required_reconfigure"}
+    assert_no_stored_credentials(result)
 
 
 async def test_reconfigure(
@@ -370,46 +543,67 @@ async def test_reconfigure(
     robot_emulator: Emulator,
     loaded_entry: MockConfigEntry,
 ) -> None:
-    """Reconfigure changes the keywords after checking them, and reloads."""
+    """Reconfigure changes the keywords after checking them, and reloads.
+
+    The webhook and secret left empty keep their stored values; the form suggests
+    the keywords only.
+    """
     robot_emulator.remove_robot(TOKEN)
     robot_emulator.add_robot(
         RobotConfig(access_token=TOKEN, secret=SECRET, keywords=("告警",))
     )
-    result = await loaded_entry.start_reconfigure_flow(hass)
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "reconfigure"
+    result = await start_flow(hass, loaded_entry, SOURCE_RECONFIGURE)
+    schema = result["data_schema"]
+    assert schema is not None
+    suggested = {
+        str(marker): marker.description["suggested_value"]
+        for marker in schema.schema
+        if marker.description
+    }
+    assert suggested == {CONF_KEYWORDS: [KEYWORD]}
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
         {CONF_WEBHOOK: robot_server.webhook_url(TOKEN), CONF_SECRET: SECRET},
     )
     assert result["errors"] == {CONF_KEYWORDS: "keyword_required"}
+    assert_no_stored_credentials(result)
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"],
-        {
-            CONF_WEBHOOK: robot_server.webhook_url(TOKEN),
-            CONF_SECRET: SECRET,
-            CONF_KEYWORDS: ["告警"],
-        },
+        result["flow_id"], {CONF_KEYWORDS: ["告警"]}
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
-    assert loaded_entry.data[CONF_KEYWORDS] == ["告警"]
+    assert loaded_entry.data == entry_data(robot_server, keywords=("告警",))
     assert loaded_entry.runtime_data.keywords == ("告警",)
 
 
-async def test_reconfigure_other_robot_aborts(
-    hass: HomeAssistant, robot_server: EmulatorServer, loaded_entry: MockConfigEntry
+async def test_reconfigure_repairs_a_broken_webhook(
+    hass: HomeAssistant, robot_server: EmulatorServer, robot_emulator: Emulator
 ) -> None:
-    """Reconfigure cannot swap in another robot."""
-    result = await loaded_entry.start_reconfigure_flow(hass)
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_WEBHOOK: robot_server.webhook_url(OTHER_TOKEN)}
+    """A robot whose stored webhook is broken gets a working one with Reconfigure."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=ROBOT_NAME,
+        unique_id=fingerprint(TOKEN),
+        data=entry_data(robot_server) | {CONF_WEBHOOK: "not a webhook"},
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "unique_id_mismatch"
+    entry.add_to_hass(hass)
+    result = await start_flow(hass, entry, SOURCE_RECONFIGURE)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_KEYWORDS: [KEYWORD]}
+    )
+    assert result["errors"] == {CONF_WEBHOOK: "invalid_webhook"}
+    assert_no_stored_credentials(result)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_WEBHOOK: robot_server.webhook_url(TOKEN), CONF_KEYWORDS: [KEYWORD]},
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data == entry_data(robot_server)
+    assert robot_emulator.delivered() == []
 
 
 async def test_options(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> None:

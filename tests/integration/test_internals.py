@@ -8,13 +8,16 @@ from homeassistant.components.notify.const import DOMAIN as NOTIFY_DOMAIN
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.dingtalk.api import ActionCard
 from custom_components.dingtalk.compose import (
     FALLBACK_TITLE,
     MAX_DERIVED_TITLE,
+    DingTalkRequest,
     derive_title,
 )
-from custom_components.dingtalk.const import DOMAIN
+from custom_components.dingtalk.const import DOMAIN, DingTalkFormat
 from custom_components.dingtalk.delivery import async_deliver
 from custom_components.dingtalk.legacy import (
     DATA_LEGACY,
@@ -23,6 +26,7 @@ from custom_components.dingtalk.legacy import (
     async_add_robot,
     async_get_legacy_service,
     async_remove_robot,
+    robot_service_names,
 )
 from custom_components.dingtalk.notify import async_get_service
 
@@ -30,7 +34,6 @@ from .conftest import OTHER_TOKEN, TOKEN
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
-    from pytest_homeassistant_custom_component.common import MockConfigEntry
 
     from dingtalk_emulator import Emulator
 
@@ -42,11 +45,75 @@ if TYPE_CHECKING:
         ("---\n\n> Quote", "Quote"),
         ("***\n- \n", FALLBACK_TITLE),
         ("x" * 100, "x" * MAX_DERIVED_TITLE),
+        ("**nas** is down", "nas is down"),
+        ("__nas__ is *really* down", "nas is really down"),
+        ("***bold italic*** text", "bold italic text"),
+        ("`df -h` shows 99 %", "df -h shows 99 %"),
+        ("[NAS](https://nas.local/status) is down", "NAS is down"),
+        ("![camera](https://ha.local/cam.jpg) Door open", "Door open"),
+        ("![camera](https://ha.local/cam.jpg)\n1. First step", "First step"),
+        ("+ item\n", "item"),
+        ("  2) second", "second"),
+        ("> ## Quoted heading", "Quoted heading"),
+        ("## Title ##", "Title"),
+        ("* * *\nok", "ok"),
+        # Not markdown markers: kept as written.
+        ("C++ build failed", "C++ build failed"),
+        ("5 * 3 = 15", "5 * 3 = 15"),
+        ("-5 °C outside", "-5 °C outside"),
+        ("1.5 kW", "1.5 kW"),
+        ("sensor_1 is on", "sensor_1 is on"),
     ],
 )
 def test_derive_title(message: str, title: str) -> None:
-    """A markdown title comes from the first line that has text."""
+    """A markdown title is the plain text of the first line that has text."""
     assert derive_title(message) == title
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "card_title"),
+    [
+        ("Garage", "### Garage\n\nThe door is open", "Garage"),
+        (None, "The door is open", "The door is open"),
+    ],
+)
+def test_action_card_shows_its_title(
+    title: str | None, text: str, card_title: str
+) -> None:
+    """DingTalk hides actionCard.title in the card, so a title is also a heading."""
+    card = DingTalkRequest(
+        message="The door is open",
+        title=title,
+        button_title="Open",
+        button_url="https://ha.local/",
+    ).build(DingTalkFormat.AUTO)
+    assert isinstance(card, ActionCard)
+    assert card.text == text
+    assert card.title == card_title
+
+
+def test_robot_service_names() -> None:
+    """Each robot's action name comes from its own title, first added first."""
+    entries = [
+        MockConfigEntry(domain=DOMAIN, title=title, entry_id=entry_id)
+        for title, entry_id in (
+            ("Ops", "01AAAAAAAAAAAAAAAAAAOPS001"),
+            ("OPS", "01AAAAAAAAAAAAAAAAAAOPS002"),
+            ("Ops ops002", "01AAAAAAAAAAAAAAAAAAOPS003"),
+            ("运维", "01AAAAAAAAAAAAAAAAAAOPS004"),
+            ("", "01AAAAAAAAAAAAAAAAAAOPS005"),
+        )
+    ]
+    assert robot_service_names(entries) == {
+        "01AAAAAAAAAAAAAAAAAAOPS001": "ops",
+        # Its suffix is another robot's name: the whole entry id is used.
+        "01AAAAAAAAAAAAAAAAAAOPS002": "ops_01aaaaaaaaaaaaaaaaaaops002",
+        "01AAAAAAAAAAAAAAAAAAOPS003": "ops_ops002",
+        "01AAAAAAAAAAAAAAAAAAOPS004": "yun_wei",
+        "01AAAAAAAAAAAAAAAAAAOPS005": "ops005",
+    }
+    # Loading or unloading changes nothing: only the entries and their order count.
+    assert robot_service_names(entries[1:])["01AAAAAAAAAAAAAAAAAAOPS002"] == "ops"
 
 
 async def test_legacy_platform_without_discovery(hass: HomeAssistant) -> None:

@@ -341,27 +341,137 @@ async def test_legacy_actions_follow_robots(
     assert hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops")
 
 
-async def test_robots_with_the_same_name(
-    hass: HomeAssistant,
-    robot_server: EmulatorServer,
-    robot_emulator: Emulator,
-    config_entry: MockConfigEntry,
-) -> None:
-    """A second robot with the same name gets a numbered action."""
-    twin = MockConfigEntry(
-        domain=DOMAIN,
-        title=ROBOT_NAME,
-        data=entry_data(robot_server, OTHER_TOKEN, None, ()),
-    )
-    await setup_entry(hass, config_entry)
-    await setup_entry(hass, twin)
-    assert hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops_2")
-    # The Family robot signs, so an unsigned twin fails: proves the routing.
+TWIN_ENTRY_ID = "01DINGTALKTWIN00000000ABCD"
+TWIN_SERVICE = "dingtalk_ops_00abcd"
+
+
+@pytest.fixture
+def twin_entry(
+    robot_server: EmulatorServer, robot_emulator: Emulator
+) -> MockConfigEntry:
+    """Return a second robot also titled Ops, on the unsigned Family token."""
+    # An unsigned twin on a signing robot fails: a signature-free robot proves routing.
     robot_emulator.remove_robot(OTHER_TOKEN)
     robot_emulator.add_robot(RobotConfig(access_token=OTHER_TOKEN))
-    await notify(hass, "dingtalk_ops_2", **{ATTR_MESSAGE: "twin"})
-    assert len(robot_emulator.delivered(OTHER_TOKEN)) == 1
-    assert robot_emulator.delivered(TOKEN) == []
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=ROBOT_NAME,
+        entry_id=TWIN_ENTRY_ID,
+        data=entry_data(robot_server, OTHER_TOKEN, None, ()),
+    )
+
+
+def delivered_counts(emulator: Emulator) -> tuple[int, int]:
+    """Return how many messages Ops and its twin received."""
+    return len(emulator.delivered(TOKEN)), len(emulator.delivered(OTHER_TOKEN))
+
+
+async def test_robots_with_the_same_name(
+    hass: HomeAssistant,
+    robot_emulator: Emulator,
+    config_entry: MockConfigEntry,
+    twin_entry: MockConfigEntry,
+) -> None:
+    """A twin's action has a suffix from its entry id; unloading Ops moves nothing."""
+    await setup_entry(hass, config_entry)
+    await setup_entry(hass, twin_entry)
+    assert hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops")
+    assert hass.services.has_service(NOTIFY_DOMAIN, TWIN_SERVICE)
+    assert not hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops_2")
+    await notify(hass, TWIN_SERVICE, **{ATTR_MESSAGE: "twin"})
+    await notify(hass, "dingtalk_ops", **{ATTR_MESSAGE: "ops"})
+    assert delivered_counts(robot_emulator) == (1, 1)
+
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    # notify.dingtalk_ops does not move to the twin: it is gone with its robot.
+    assert not hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops")
+    await notify(hass, TWIN_SERVICE, **{ATTR_MESSAGE: "twin"})
+    for target in (TWIN_SERVICE, "ops_00abcd", TWIN_ENTRY_ID):
+        await notify(hass, DOMAIN, **{ATTR_MESSAGE: "twin", ATTR_TARGET: target})
+    assert delivered_counts(robot_emulator) == (1, 5)
+    with pytest.raises(ServiceValidationError, match="Robot Ops is not loaded"):
+        await notify(hass, DOMAIN, **{ATTR_MESSAGE: "x", ATTR_TARGET: "Ops"})
+    assert delivered_counts(robot_emulator) == (1, 5)
+
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    await notify(hass, "dingtalk_ops", **{ATTR_MESSAGE: "ops"})
+    await notify(hass, DOMAIN, **{ATTR_MESSAGE: "ops", ATTR_TARGET: "ops"})
+    assert delivered_counts(robot_emulator) == (3, 5)
+
+
+async def test_same_name_robots_in_any_load_order(
+    hass: HomeAssistant,
+    robot_emulator: Emulator,
+    config_entry: MockConfigEntry,
+    twin_entry: MockConfigEntry,
+) -> None:
+    """The first robot added keeps the plain name, whichever loads first."""
+    await setup_entry(hass, config_entry)
+    await setup_entry(hass, twin_entry)
+    for entry in (config_entry, twin_entry):
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert await hass.config_entries.async_setup(twin_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.services.has_service(NOTIFY_DOMAIN, TWIN_SERVICE)
+    assert not hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops")
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.services.has_service(NOTIFY_DOMAIN, TWIN_SERVICE)
+
+    assert await hass.config_entries.async_unload(twin_entry.entry_id)
+    await hass.async_block_till_done()
+    assert not hass.services.has_service(NOTIFY_DOMAIN, TWIN_SERVICE)
+    await notify(hass, "dingtalk_ops", **{ATTR_MESSAGE: "ops"})
+    with pytest.raises(ServiceValidationError, match="Unknown DingTalk robot Ops 2"):
+        await notify(hass, DOMAIN, **{ATTR_MESSAGE: "x", ATTR_TARGET: "Ops 2"})
+    assert delivered_counts(robot_emulator) == (1, 0)
+
+
+async def test_renamed_robot_renames_its_action(
+    hass: HomeAssistant, config_entry: MockConfigEntry, twin_entry: MockConfigEntry
+) -> None:
+    """Renaming a robot's entry in the UI renames its action at once."""
+    await setup_entry(hass, config_entry)
+    await setup_entry(hass, twin_entry)
+    hass.config_entries.async_update_entry(twin_entry, title="Kitchen")
+    await hass.async_block_till_done()
+    assert hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_kitchen")
+    assert not hass.services.has_service(NOTIFY_DOMAIN, TWIN_SERVICE)
+    assert hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops")
+
+    # Another integration's entries and a removed robot refresh nothing else.
+    MockConfigEntry(domain="other").add_to_hass(hass)
+    await hass.config_entries.async_remove(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_kitchen")
+    assert not hass.services.has_service(NOTIFY_DOMAIN, "dingtalk_ops")
+
+
+async def test_target_not_loaded(
+    hass: HomeAssistant,
+    robot_emulator: Emulator,
+    loaded_entry: MockConfigEntry,
+    other_entry: MockConfigEntry,
+) -> None:
+    """A configured robot that is not loaded is named as such, not as unknown."""
+    other_entry.add_to_hass(hass)
+    with pytest.raises(ServiceValidationError, match="Robot Family is not loaded"):
+        await notify(hass, DOMAIN, **{ATTR_MESSAGE: "x", ATTR_TARGET: OTHER_NAME})
+    with pytest.raises(
+        ServiceValidationError,
+        match=re.escape(
+            "Unknown DingTalk robot Kitchen. Configured robots: Ops, Family"
+        ),
+    ):
+        await notify(hass, DOMAIN, **{ATTR_MESSAGE: "x", ATTR_TARGET: "Kitchen"})
+    assert robot_emulator.requests == []
+    assert loaded_entry.entry_id in [
+        entry.entry_id for entry in hass.config_entries.async_loaded_entries(DOMAIN)
+    ]
 
 
 async def test_robot_unloading_while_legacy_loads(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -13,6 +14,7 @@ from custom_components.dingtalk.api import (
     DingTalkClient,
     KeywordError,
     Markdown,
+    SignatureError,
     Text,
     Webhook,
 )
@@ -22,19 +24,30 @@ from custom_components.dingtalk.outbox import (
     Outbox,
     OutboxFullError,
 )
-from dingtalk_emulator import Fault, FaultKind
+from dingtalk_emulator import Fault, FaultKind, RobotConfig
 from dingtalk_emulator.testing import TEST_SECRET, TEST_TOKENS
-from tests.integration.test_outbox_units import GatedSleep, VirtualSleep, wait_until
+from tests.integration.test_outbox_units import (
+    GatedSleep,
+    SteppedSleep,
+    VirtualSleep,
+    wait_until,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from homeassistant.core import HomeAssistant
 
-    from dingtalk_emulator import Emulator, EmulatorServer, ManualClock, RobotConfig
+    from dingtalk_emulator import (
+        Emulator,
+        EmulatorServer,
+        ManualClock,
+        RecordedRequest,
+    )
 
 OPS_TOKEN: Final = TEST_TOKENS[0]
 OPS_SECRET: Final = TEST_SECRET
+NEW_SECRET: Final = "SEC" + "9" * 64
 FAMILY_TOKEN: Final = TEST_TOKENS[1]
 KEYWORD: Final = "alarm"
 RATE_LIMIT_CODES: Final = frozenset({130101, 410100, 660026, 90030})
@@ -55,7 +68,7 @@ class Robot:
         secret: str | None = OPS_SECRET,
         name: str = "Ops",
         entry_id: str = "ops",
-        sleep: VirtualSleep | GatedSleep | None = None,
+        sleep: VirtualSleep | GatedSleep | SteppedSleep | None = None,
         request_timeout: float = 5.0,
         **tuning: Any,  # noqa: ANN401 - forwarded to Outbox as is
     ) -> None:
@@ -415,3 +428,104 @@ async def test_two_robots_are_independent(
         f"ops-{n}" for n in range(3)
     ]
     assert throttle_answers(emu, FAMILY_TOKEN) == 0
+
+
+# ---------------------------------------------------------- robot-level errors
+
+
+def body_uuid(request: RecordedRequest) -> str:
+    """Return the msgUuid a request carried (also when DingTalk refused it early)."""
+    return str(json.loads(request.body)["msgUuid"])
+
+
+def rotate_secret(emulator: Emulator, secret: str) -> None:
+    """Give Ops a new signing secret in DingTalk (as "reset secret" does)."""
+    emulator.remove_robot(OPS_TOKEN)
+    emulator.add_robot(
+        RobotConfig(
+            access_token=OPS_TOKEN, secret=secret, keywords=(KEYWORD,), name="Ops"
+        )
+    )
+
+
+async def test_rotated_secret_keeps_the_queue_until_reload(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    emu: Emulator,
+    server: EmulatorServer,
+    clock: ManualClock,
+) -> None:
+    """5 queued by a throttle, then the secret changes: 1 fails, 4 wait for reauth."""
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    emu.inject_fault(OPS_TOKEN, Fault(FaultKind.RATE))
+    stepped = SteppedSleep(clock)
+    first = Robot(hass, server, clock, sleep=stepped)
+    await first.outbox.async_start()
+    result = await first.outbox.async_send([alarm(n) for n in range(5)])
+    assert result == DeliveryResult(status="queued", parts=5)
+    await wait_until(lambda: stepped.delays == [600.0])
+    rotate_secret(emu, NEW_SECRET)
+    stepped.step()  # the throttle pause ends; the head meets the new secret
+
+    await wait_until(lambda: len(stepped.delays) == 2)
+    assert stepped.delays == [600.0, 1800.0]
+    assert [type(err) for err in first.failures] == [SignatureError]
+    assert [(e.data["reason"], e.data["msg_uuid"]) for e in events] == [
+        ("signature", "ops-0")
+    ]
+    stats = first.outbox.stats()
+    assert (stats["queued"], stats["failed"]) == (4, 1)
+    assert stats["paused_reason"] == "signature"
+    assert len(emu.requests) == 2  # the throttled one, the refused one
+    # A call meanwhile resends the head once, is refused and queues nothing.
+    with pytest.raises(SignatureError):
+        await first.outbox.async_send([alarm(5)])
+    assert [body_uuid(req) for req in emu.requests] == ["ops-0", "ops-0", "ops-1"]
+    await asyncio.sleep(0.05)
+    assert len(emu.requests) == 3  # nothing else during the pause
+    await first.outbox.async_stop()
+    stored = hass_storage["dingtalk.outbox.ops"]["data"]
+    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == [
+        f"ops-{n}" for n in range(1, 5)
+    ]
+    assert stored["paused_until"] is None
+
+    # Reauthentication saves the new secret and reloads the entry: a new outbox.
+    second = Robot(hass, server, clock, secret=NEW_SECRET)
+    await second.outbox.async_start()
+    await drain(second.outbox)
+    await second.outbox.async_stop()
+
+    assert [m.msg_uuid for m in emu.delivered(OPS_TOKEN)] == [
+        f"ops-{n}" for n in range(1, 5)
+    ]
+    assert not any(req.duplicate for req in emu.requests)
+    assert len(events) == 1
+    assert second.failures == []
+
+
+async def test_robot_error_pause_retries_the_head_once(
+    hass: HomeAssistant, emu: Emulator, server: EmulatorServer, clock: ManualClock
+) -> None:
+    """No reload: after the back-off the head is tried once; then the robot works."""
+    rotate_secret(emu, NEW_SECRET)
+    stepped = SteppedSleep(clock)
+    robot = Robot(hass, server, clock, sleep=stepped)
+    await robot.outbox.async_start()
+    with pytest.raises(SignatureError):
+        await robot.outbox.async_send([alarm(n) for n in range(3)])
+    await wait_until(lambda: stepped.delays == [1800.0])
+    assert len(emu.requests) == 1
+
+    stepped.step()  # 30 minutes on, the secret is still wrong: that head fails
+    await wait_until(lambda: len(stepped.delays) == 2)
+    assert [body_uuid(req) for req in emu.requests] == ["ops-0", "ops-1"]
+    assert [type(err) for err in robot.failures] == [SignatureError] * 2
+
+    rotate_secret(emu, OPS_SECRET)  # the old secret is back in DingTalk
+    stepped.step()
+    await drain(robot.outbox)
+    await robot.outbox.async_stop()
+    assert [body_uuid(req) for req in emu.requests] == ["ops-0", "ops-1", "ops-2"]
+    assert [m.msg_uuid for m in emu.delivered(OPS_TOKEN)] == ["ops-2"]
+    assert robot.outbox.stats()["paused_reason"] is None

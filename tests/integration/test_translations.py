@@ -183,7 +183,7 @@ def test_flow_errors_exist() -> None:
     used = {error for _, _, error in config_flow.CHECK_ERRORS}
     used |= set(re.findall(r'DingTalkCheckFailure\(\s*\w+,\s*"(\w+)"', source))
     used |= set(re.findall(r'"(\w+)" if signed else "(\w+)"', source)[0])
-    used |= set(re.findall(r':\s*"(invalid_webhook|too_many_keywords)"', source))
+    used |= set(config_flow.FIELDLESS_ERRORS.values())
     assert used == errors
 
 
@@ -240,3 +240,26 @@ def test_entity_name_and_icon() -> None:
     assert icons["entity"]["notify"]["robot"]["default"].startswith("mdi:")
     for language in LANGUAGES:
         assert TRANSLATIONS[language]["entity"]["notify"]["robot"]["name"]
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    ["不认识", "重新验证", "已创建修复问题", "白名单", "钉钉报告", "检查它们"],
+)
+def test_chinese_wording(wrong: str) -> None:
+    """Chinese texts use Home Assistant's and DingTalk's own terms."""
+    for path, text in FLAT["zh-Hans"].items():
+        assert wrong not in text, path
+
+
+def test_chinese_terms() -> None:
+    """The reauth, repairs and security-setting terms are the ones users see."""
+    zh = FLAT["zh-Hans"]
+    assert zh["config.error.invalid_token"].startswith(
+        "钉钉提示该 access_token 无效（不存在）"
+    )
+    assert "access_token 无效（不存在）" in zh["exceptions.invalid_token.message"]
+    assert zh["config.step.reauth_confirm.title"] == "重新认证 {name}"
+    for key in ("clock_out_of_sync", "ip_not_allowed", "robot_unavailable"):
+        assert "已在“修复”中创建问题" in zh[f"exceptions.{key}.message"]
+    assert "IP地址（段）" in zh["config.error.ip_not_allowed"]

@@ -7,9 +7,11 @@ cannot mention anyone: ``with_mentions`` raises InvalidMessageError for them. An
 actionCard has no ``at`` object; ``with_mentions`` writes ``@userId`` into its text and
 rejects mobiles and @all. @all (``isAtAll``) adds nothing to the body.
 
-Keywords. When the robot has keywords and no text-bearing field of the message (text
-content; markdown title and text; link title and text; actionCard title, text and
-button titles; feedCard link titles) contains any of them, the first keyword is added:
+Keywords. Which fields DingTalk scans for a robot's keywords is UNCONFIRMED
+(dingtalk-api.md §5: "put the keyword in the main text to be safe"), so only the body
+counts: text content, markdown text, link text, actionCard text and, as a feedCard has
+no body, its links' titles. A keyword only in a title, a button or a URL does not. When
+the robot has keywords and the body holds none of them, the first keyword is added:
 
 * text: as a last line; markdown and actionCard: as a last paragraph (after mentions);
 * link: appended to the text after a space;
@@ -18,12 +20,17 @@ button titles; feedCard link titles) contains any of them, the first keyword is 
 Splitting. A body over ``MAX_BODY_BYTES`` (measured with ``serialize_payload``, exactly
 as the client sends it) is split, for text and markdown only, at line boundaries; a
 single over-long line is cut between characters (never inside a UTF-8 sequence). Part
-i of n is numbered ``(i/n)``: a text gets it as its first line, a markdown title gets
-`` (i/n)`` appended. Every part carries the mentions (in ``at`` and in its body), the
-keyword unless it has one of its own, and msg_uuid ``f"{original}-{i}"``, so a retried
-part is still de-duplicated by DingTalk. A message that needs no split (or whose only
-excess was trailing blank lines) stays one message with the original msg_uuid. Link,
-actionCard and feedCard cannot be split: too long raises BodyTooLargeError.
+i of n shows ``(i/n)`` in its body: a text starts with the line ``(i/n)``, a markdown
+text with the paragraph ``**(i/n)**`` (its title, which the chat does not render, also
+gets `` (i/n)`` appended). Only part 1 mentions anyone: it keeps the ``at`` object
+(``isAtAll`` included) and gets the missing ``@``s, so a long message rings once;
+parts 2..n have no ``at`` and no ``@``s appended. Every part gets the keyword in its
+own body unless that body (marker and mentions included) already holds one, and
+msg_uuid ``f"{original}-{i}"``, so a retried part is still de-duplicated by DingTalk.
+Each part, marker, mentions and keyword included, is at most ``MAX_BODY_BYTES``. A
+message that needs no split (or whose only excess was trailing blank lines) stays one
+message with the original msg_uuid. Link, actionCard and feedCard cannot be split: too
+long raises BodyTooLargeError.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from typing import TYPE_CHECKING, Final
 from .errors import BodyTooLargeError, InvalidMessageError
 from .models import (
     MAX_BODY_BYTES,
+    NO_MENTIONS,
     ActionCard,
     Link,
     Markdown,
@@ -98,9 +106,9 @@ def with_mentions(message: Message, mentions: Mentions) -> Message:
 
 
 def has_keyword(message: Message, keywords: Sequence[str]) -> bool:
-    """Return whether any text-bearing field of ``message`` contains a keyword."""
+    """Return whether the body of ``message`` (module docstring) holds a keyword."""
     kws = _normalise_keywords(keywords)
-    fields = _text_fields(message)
+    fields = _body_fields(message)
     return any(keyword in text for keyword in kws for text in fields)
 
 
@@ -111,20 +119,14 @@ def _normalise_keywords(keywords: Sequence[str]) -> tuple[str, ...]:
     return tuple(stripped for keyword in keywords if (stripped := keyword.strip()))
 
 
-def _text_fields(message: Message) -> tuple[str, ...]:
-    """Return every field of ``message`` a keyword check may look at."""
+def _body_fields(message: Message) -> tuple[str, ...]:
+    """Return the fields of ``message`` that surely count for the keyword check."""
     match message:
         case Text():
             return (message.content,)
-        case Markdown():
-            return (message.title, message.text)
-        case Link():
-            return (message.title, message.text)
-        case ActionCard():
-            single = (message.single_title,) if message.single_title else ()
-            buttons = tuple(button.title for button in message.buttons)
-            return (message.title, message.text, *single, *buttons)
-        case _:  # FeedCard: the last member of Message
+        case Markdown() | Link() | ActionCard():
+            return (message.text,)
+        case _:  # FeedCard: the last member of Message, has no body but its titles
             return tuple(link.title for link in message.links)
 
 
@@ -148,16 +150,14 @@ def _decorate_body(
     body: str,
     keywords: tuple[str, ...],
     *,
-    title: str = "",
+    mentions: Mentions | None = None,
     force: bool = False,
 ) -> str:
     """Append missing mentions to ``body``, then the first keyword if none is there."""
     separator = _TEXT_SEPARATOR if isinstance(message, Text) else _MARKDOWN_SEPARATOR
-    body += _mention_suffix(body, message.mentions.handles, separator, force=force)
-    if keywords and (
-        force
-        or not any(keyword in text for keyword in keywords for text in (title, body))
-    ):
+    handles = (message.mentions if mentions is None else mentions).handles
+    body += _mention_suffix(body, handles, separator, force=force)
+    if keywords and (force or not any(keyword in body for keyword in keywords)):
         body += separator + keywords[0]
     return body
 
@@ -169,7 +169,7 @@ def _decorate(message: Message, keywords: tuple[str, ...]) -> Message:
             content = _decorate_body(message, message.content, keywords)
             return replace(message, content=content)
         case Markdown():
-            text = _decorate_body(message, message.text, keywords, title=message.title)
+            text = _decorate_body(message, message.text, keywords)
             return replace(message, text=text)
     if not keywords or has_keyword(message, keywords):
         return message
@@ -196,13 +196,24 @@ def _part(
     """Return part ``position`` = (i, n) holding ``chunk``, numbered and decorated."""
     index, total = position
     msg_uuid = f"{message.msg_uuid}-{index}"
+    marker = f"({index}/{total})"
+    # Part 1 alone mentions anyone: one long message rings each person once.
+    mentions = message.mentions if index == 1 else NO_MENTIONS
     if isinstance(message, Text):
-        numbered = f"({index}/{total})\n{chunk}"
-        content = _decorate_body(message, numbered, keywords, force=force)
-        return replace(message, content=content, msg_uuid=msg_uuid)
-    title = f"{message.title} ({index}/{total})"
-    text = _decorate_body(message, chunk, keywords, title=title, force=force)
-    return replace(message, title=title, text=text, msg_uuid=msg_uuid)
+        numbered = marker + _TEXT_SEPARATOR + chunk
+        content = _decorate_body(
+            message, numbered, keywords, mentions=mentions, force=force
+        )
+        return replace(message, content=content, mentions=mentions, msg_uuid=msg_uuid)
+    numbered = f"**{marker}**" + _MARKDOWN_SEPARATOR + chunk
+    text = _decorate_body(message, numbered, keywords, mentions=mentions, force=force)
+    return replace(
+        message,
+        title=f"{message.title} {marker}",
+        text=text,
+        mentions=mentions,
+        msg_uuid=msg_uuid,
+    )
 
 
 def _split(message: Text | Markdown, keywords: tuple[str, ...]) -> list[Message]:
@@ -211,20 +222,25 @@ def _split(message: Text | Markdown, keywords: tuple[str, ...]) -> list[Message]
     digits = 1
     while True:
         # Size the worst case for this many digits in "(i/n)" and the uuid suffix,
-        # with every mention and the keyword appended; a part's body only adds
-        # its chunk's JSON-escaped bytes (escaping is per character).
+        # with the keyword appended: part 1 with every mention (body and "at"), the
+        # others with none; a part's body only adds its chunk's JSON-escaped bytes
+        # (escaping is per character).
         most = 10**digits - 1
         placeholder = "x"
-        overhead = payload_size(
-            _part(message, placeholder, (most, most), keywords, force=True)
-        ) - _json_size(placeholder)
-        budget = MAX_BODY_BYTES - overhead
-        if budget < MIN_PART_BUDGET:
+        first_budget, budget = (
+            MAX_BODY_BYTES
+            - payload_size(
+                _part(message, placeholder, (index, most), keywords, force=True)
+            )
+            + _json_size(placeholder)
+            for index in (1, most)
+        )
+        if min(first_budget, budget) < MIN_PART_BUDGET:
             raise BodyTooLargeError(
                 f"the title, mentions and keyword leave under {MIN_PART_BUDGET} bytes "
                 "per part for the text"
             )
-        chunks = _pack(body, budget)
+        chunks = _pack(body, first_budget, budget)
         if len(chunks) <= most:
             break
         digits += 1
@@ -247,40 +263,43 @@ def _json_size(text: str) -> int:
     return len(json.dumps(text, ensure_ascii=False).encode()) - 2
 
 
-def _cut(line: str, budget: int) -> list[str]:
-    """Cut an over-long line between characters into pieces of at most ``budget``."""
-    pieces: list[str] = []
-    rest = line
-    while _json_size(rest) > budget:
-        # Every character takes at least one byte, so a piece has <= budget characters.
-        low, high = 1, min(len(rest), budget)
-        while low < high:
-            middle = (low + high + 1) // 2
-            if _json_size(rest[:middle]) <= budget:
-                low = middle
-            else:
-                high = middle - 1
-        pieces.append(rest[:low])
-        rest = rest[low:]
-    pieces.append(rest)
-    return pieces
+def _fit(text: str, budget: int) -> str:
+    """Return the longest start of ``text`` that takes at most ``budget`` JSON bytes."""
+    # Every character takes at least one byte, so the start has <= budget characters.
+    low, high = 0, min(len(text), budget)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _json_size(text[:middle]) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
 
 
-def _pack(body: str, budget: int) -> list[str]:
-    """Group the lines of ``body`` into chunks of at most ``budget`` JSON bytes."""
-    pieces: list[str] = []
-    for line in body.splitlines(keepends=True):
-        pieces.extend(_cut(line, budget))
+def _pack(body: str, first_budget: int, budget: int) -> list[str]:
+    """Group the lines of ``body`` into chunks that each fit their part's budget."""
     chunks: list[str] = []
     current: list[str] = []
     size = 0
-    for piece in pieces:
-        piece_size = _json_size(piece)
-        if current and size + piece_size > budget:
-            chunks.append("".join(current))
+    # Blank chunks are dropped below, so part 1 is the first chunk that is not blank.
+    started = False
+    for line in body.splitlines(keepends=True):
+        rest = line
+        while True:
+            limit = budget if started else first_budget
+            rest_size = _json_size(rest)
+            if size + rest_size <= limit:
+                current.append(rest)
+                size += rest_size
+                break
+            if current:
+                chunk = "".join(current)
+            else:  # a line longer than a whole part: cut it between characters
+                chunk = _fit(rest, limit)
+                rest = rest[len(chunk) :]
+            chunks.append(chunk)
+            started = started or bool(chunk.strip())
             current, size = [], 0
-        current.append(piece)
-        size += piece_size
     chunks.append("".join(current))
     # A chunk's trailing line break is noise; a blank chunk would be an empty part.
     trimmed = (chunk.rstrip("\r\n") for chunk in chunks)
