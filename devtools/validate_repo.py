@@ -273,11 +273,13 @@ def check_hacs(root: Path, report: Report, ha_version: str | None) -> None:  # n
         report.add(where, "'homeassistant' (the oldest release tested) is required")
     elif not _version_ok(minimum):
         report.add(where, "'homeassistant' is not a valid version")
-    elif ha_version is not None and AwesomeVersion(minimum) > AwesomeVersion(
+    elif ha_version is not None and AwesomeVersion(minimum) != AwesomeVersion(
         ha_version
     ):
         report.add(
-            where, f"'homeassistant' {minimum} is newer than tested {ha_version}"
+            where,
+            f"'homeassistant' {minimum} must be the oldest release the tests cover,"
+            f" {ha_version}",
         )
 
 

@@ -152,7 +152,7 @@ def good_repo(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     _write_json(
-        tmp_path / "hacs.json", {"name": "DingTalk", "homeassistant": "2026.10.0"}
+        tmp_path / "hacs.json", {"name": "DingTalk", "homeassistant": "2026.10.4"}
     )
     (tmp_path / "README.md").write_text("# DingTalk\n", encoding="utf-8")
     return tmp_path
@@ -284,7 +284,11 @@ MUTATIONS: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "hacs newer than tested": (
         _edit_json("hacs.json", lambda d: d.update(homeassistant="2099.1.0")),
-        "hacs.json: 'homeassistant' 2099.1.0 is newer than tested",
+        "hacs.json: 'homeassistant' 2099.1.0 must be the oldest release the tests",
+    ),
+    "hacs older than tested": (
+        _edit_json("hacs.json", lambda d: d.update(homeassistant="2026.10.0")),
+        "hacs.json: 'homeassistant' 2026.10.0 must be the oldest release the tests",
     ),
     "hacs missing file": (_delete("hacs.json"), "hacs.json: file is missing"),
     "two integrations": (
