@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         robot=robot,
     )
     say("DingTalk demo: the DingTalk emulator and a real Home Assistant, end to end")
-    say(f"  logs: {work_dir}")
+    say(f"  logs: {work_dir} (removed after a successful run)")
     figures: list[str] = []
     code = 0
     try:
