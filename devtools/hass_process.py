@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+import json
 import os
+from pathlib import Path
+import subprocess
 import time
 from typing import IO, TYPE_CHECKING, Any, Final, Self
 import urllib.parse
+import uuid
 
 from .process_util import (
     LOOPBACK,
@@ -25,8 +30,6 @@ from .process_util import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
-    import subprocess
     from types import TracebackType
 
 DOMAIN: Final = "dingtalk"
@@ -34,6 +37,16 @@ START_TIMEOUT: Final = 60.0
 STOP_TIMEOUT: Final = 30.0
 USERNAME: Final = "demo"
 PASSWORD: Final = "demo-password"  # noqa: S105 - a throw-away local test user
+MARKETPLACE: Final = "marketplace"
+CONFIG_ENTRIES_STORE: Final = ".storage/core.config_entries"
+
+# Run by the interpreter Home Assistant will run with: its version, and whether it
+# has the Marketplace (built in since 2026.11). Only homeassistant.const is imported.
+_PROBE_INSTALL: Final = """\
+import importlib.util, json, homeassistant.const as const
+spec = importlib.util.find_spec("homeassistant.components.marketplace")
+print(json.dumps([const.__version__, spec is not None]))
+"""
 
 CONFIGURATION_YAML: Final = """\
 # Written by devtools/hass_process.py for a throw-away Home Assistant.
@@ -104,6 +117,14 @@ class ServiceResult:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class HassInstall:
+    """The Home Assistant an interpreter has installed."""
+
+    version: str
+    has_marketplace: bool
+
+
 @dataclass(slots=True)
 class HassTimings:
     """Seconds from start to each milestone."""
@@ -138,7 +159,12 @@ class HassProcess:
         self._console = console
         self._configuration_yaml = configuration_yaml
         self._link_integration = link_integration
-        self._python = python or python_executable()
+        self._python = python_executable()
+        if python:
+            # Absolute (not resolved: a venv's python is a symlink), as Home
+            # Assistant runs in the config folder; a bare name goes by PATH.
+            self._python = str(Path(python).absolute()) if os.sep in python else python
+        self._install: HassInstall | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._token: _Token | None = None
@@ -167,6 +193,13 @@ class HassProcess:
         """The process id, while it runs."""
         return None if self._process is None else self._process.pid
 
+    @property
+    def install(self) -> HassInstall:
+        """The Home Assistant installed for ``python`` (asked once, then cached)."""
+        if self._install is None:
+            self._install = probe_install(self._python)
+        return self._install
+
     def prepare(self) -> None:
         """Write configuration.yaml (unless present) and link the integration."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
@@ -176,6 +209,9 @@ class HassProcess:
             yaml_path.write_text(text.format(host=LOOPBACK, port=self.port), "utf-8")
         if self._link_integration:
             link_integration(self.config_dir)
+        # The harness never leaves 127.0.0.1: see disable_marketplace.
+        if self.install.has_marketplace:
+            disable_marketplace(self.config_dir)
 
     def start(self) -> None:
         """Start Home Assistant; ``wait_until_running`` waits for it."""
@@ -555,6 +591,73 @@ class HassProcess:
                 seconds=seconds,
             )
         return ServiceResult(changed_states=list(answer.json_list()), seconds=seconds)
+
+
+def probe_install(python: str) -> HassInstall:
+    """Ask ``python`` which Home Assistant it has; HarnessError if it has none."""
+    try:
+        done = subprocess.run(  # noqa: S603 - a fixed script for a given interpreter
+            [python, "-c", _PROBE_INSTALL],
+            capture_output=True,
+            check=False,
+            env=child_env(),
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise HarnessError(f"cannot run {python}: {err}") from err
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    if done.returncode != 0:
+        reason = lines[-1] if lines else f"exit code {done.returncode}"
+        raise HarnessError(f"{python} cannot import Home Assistant: {reason}")
+    version, has_marketplace = json.loads(done.stdout)
+    return HassInstall(version=str(version), has_marketplace=bool(has_marketplace))
+
+
+def disable_marketplace(config_dir: Path) -> bool:
+    """Add a Marketplace entry the user disabled, unless one exists; True if added."""
+    # Home Assistant 2026.11 sets up its Marketplace (HACS, now built in) by
+    # default: with no entry it creates one, and once started that fetches the
+    # catalog from hacs.xyz and GitHub. An entry the user disabled is how the
+    # Marketplace is turned off: it is then not set up, and none is created.
+    # Only ever called before Home Assistant starts (it owns the file then).
+    path = config_dir / CONFIG_ENTRIES_STORE
+    store: dict[str, Any] = (
+        json.loads(path.read_text("utf-8"))
+        if path.exists()
+        else {
+            "version": 1,
+            "minor_version": 5,
+            "key": "core.config_entries",
+            "data": {"entries": []},
+        }
+    )
+    entries: list[dict[str, Any]] = store["data"]["entries"]
+    if any(entry.get("domain") == MARKETPLACE for entry in entries):
+        return False
+    now = datetime.now(UTC).isoformat()
+    entries.append(
+        {
+            "created_at": now,
+            "data": {},
+            "disabled_by": "user",
+            "discovery_keys": {},
+            "domain": MARKETPLACE,
+            "entry_id": uuid.uuid4().hex,
+            "minor_version": 1,
+            "modified_at": now,
+            "options": {},
+            "pref_disable_new_entities": False,
+            "pref_disable_polling": False,
+            "source": "system",
+            "subentries": [],
+            "title": "",
+            "unique_id": None,
+            "version": 1,
+        }
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(store, indent=2), "utf-8")
+    return True
 
 
 def link_integration(config_dir: Path) -> Path:

@@ -18,6 +18,8 @@ from devtools.emulator_process import EmulatorProcess, Robot
 from devtools.hass_process import HassProcess
 from devtools.process_util import HarnessError, tail, wait_for
 
+from .releases import MAIN, HaRelease
+
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterator, Sequence
     from pathlib import Path
@@ -123,16 +125,26 @@ def e2e_sockets(socket_enabled: None) -> None:
 
 
 @pytest.fixture(scope="module")
-def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+def ha_release() -> HaRelease:
+    """Return the Home Assistant a module runs against: .venv's, unless overridden."""
+    # A module that overrides this fixture with ``params`` runs once per release.
+    return MAIN
+
+
+@pytest.fixture(scope="module")
+def e2e(
+    tmp_path_factory: pytest.TempPathFactory, ha_release: HaRelease
+) -> Iterator[E2E]:
     """Start the emulator and an onboarded Home Assistant for one test module."""
+    ha_release.require()
     # Module fixtures are set up before the test's socket_enabled fixture; the
     # guard that allows 127.0.0.1 only stays in place.
     pytest_socket.enable_socket()
-    work_dir = tmp_path_factory.mktemp("e2e")
+    work_dir = tmp_path_factory.mktemp(f"e2e-{ha_release.test_id}")
     emulator_log = work_dir / "emulator.log"
     hass_log = work_dir / "home-assistant.log"
     emulator = EmulatorProcess(log_path=emulator_log)
-    hass = HassProcess(work_dir / "config", log_path=hass_log)
+    hass = HassProcess(work_dir / "config", log_path=hass_log, python=ha_release.python)
     try:
         emulator.start()  # starts while Home Assistant does
         try:

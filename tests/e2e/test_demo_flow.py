@@ -3,18 +3,61 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from devtools.emulator_process import Robot
 
+from . import releases
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .conftest import E2E, RobotHandle
+    from .releases import HaRelease
 
 pytestmark = pytest.mark.e2e
 
 MOBILE = "13800000000"
+# A log record starts with its time and level; tracebacks continue it.
+RECORD_START = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\S* (?P<level>[A-Z]+) ")
+# Logged for every custom integration, on every start.
+UNTESTED_CUSTOM = "We found a custom integration dingtalk which has not been tested"
+
+
+# The whole module runs once per release in releases.ALL (2026.10.4 from .venv,
+# 2026.11.0 from .cache/venv-ha-2026.11), each in a Home Assistant process of its own.
+@pytest.fixture(
+    scope="module",
+    params=releases.ALL,
+    ids=[release.test_id for release in releases.ALL],
+)
+def ha_release(request: pytest.FixtureRequest) -> HaRelease:
+    """Run this module against every release (overrides conftest's fixture)."""
+    release: HaRelease = request.param
+    return release
+
+
+def reports_about_dingtalk(log_path: Path) -> list[str]:
+    """Return the warnings and errors (tracebacks included) that mention dingtalk."""
+    records: list[tuple[str, list[str]]] = []
+    for line in log_path.read_text("utf-8", "replace").splitlines():
+        if start := RECORD_START.match(line):
+            records.append((start["level"], [line]))
+        elif records:
+            records[-1][1].append(line)
+    found = []
+    for level, lines in records:
+        text = "\n".join(lines)
+        if (
+            level in {"WARNING", "ERROR", "CRITICAL"}
+            and "dingtalk" in text.lower()
+            and UNTESTED_CUSTOM not in text
+        ):
+            found.append(text)
+    return found
 
 
 def payload_text(message: dict[str, Any]) -> str:
@@ -26,6 +69,19 @@ def payload_text(message: dict[str, Any]) -> str:
 def office(e2e: E2E) -> RobotHandle:
     """Return the signed robot "Office", added through the config flow once."""
     return e2e.shared_robot("Office")
+
+
+def test_runs_on_the_release(e2e: E2E, ha_release: HaRelease) -> None:
+    """The process is the release under test, and it offers the integration."""
+    assert e2e.hass.get("/api/config")["version"] == ha_release.version
+    assert "dingtalk" in e2e.hass.flow_handlers()
+    # 2026.11's Marketplace would fetch from GitHub: the harness keeps it disabled.
+    marketplace = [
+        (entry["disabled_by"], entry["state"])
+        for entry in e2e.hass.config_entries("marketplace")
+    ]
+    expected = [("user", "not_loaded")] if e2e.hass.install.has_marketplace else []
+    assert marketplace == expected
 
 
 def test_wrong_secret_shows_error_then_corrected_secret_adds_robot(e2e: E2E) -> None:
@@ -180,3 +236,8 @@ def test_keyword_robot(e2e: E2E) -> None:
     last = e2e.emulator.requests(robot.token)[-1]
     assert last["errcode"] == 0
     assert last["delivered"] is True
+
+
+def test_no_warning_about_the_integration(e2e: E2E) -> None:
+    """Home Assistant logged no warning, deprecation or error about dingtalk."""
+    assert reports_about_dingtalk(e2e.hass.log_path) == []
