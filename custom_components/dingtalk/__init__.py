@@ -31,7 +31,12 @@ from .const import (
 )
 from .delivery import async_clear_issues, async_robot_delivered, async_robot_failed
 from .legacy import async_add_robot, async_remove_robot, async_setup_legacy
-from .outbox import STORAGE_KEY_PREFIX, STORAGE_VERSION, Outbox
+from .outbox import (
+    STORAGE_KEY_PREFIX,
+    STORAGE_VERSION,
+    Outbox,
+    async_pop_flow_sends,
+)
 from .runtime import DingTalkConfigEntry, DingTalkRuntime
 from .services import async_setup_services
 
@@ -71,6 +76,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> 
         client,
         on_delivered=partial(async_robot_delivered, hass, entry),
         on_failed=partial(async_robot_failed, hass, entry),
+        # The config flow's test message or probe was in this robot's minute too.
+        recent_sends=async_pop_flow_sends(hass, entry.unique_id),
     )
     await outbox.async_start()
     entry.async_on_unload(outbox.async_stop)

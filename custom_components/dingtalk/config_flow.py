@@ -15,11 +15,16 @@ frontend: their webhook and secret fields start empty, and a field left empty ke
 the stored value. A new webhook may belong to a new token (DingTalk rotates it when a
 robot is re-created); the entry's unique id follows it, unless another entry already
 has that robot.
+
+Each request the flow makes is one of the robot's 20 a minute. Its wall time is kept
+(outbox.async_record_flow_send) until the robot's outbox is set up, for a new robot or
+in the reload after reauthentication or Reconfigure, and counts in its rate window.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, override
 
 from homeassistant.config_entries import (
@@ -77,12 +82,14 @@ from .const import (
     MAX_KEYWORDS,
     DingTalkFormat,
 )
+from .outbox import async_record_flow_send
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from homeassistant.core import HomeAssistant
 
+    from .api import Message
     from .runtime import DingTalkConfigEntry
 
 BASE: Final = "base"
@@ -218,15 +225,25 @@ async def async_check_robot(
     *,
     test_message: str | None,
 ) -> DingTalkCheckFailure | None:
-    """Send the test message (or the probe); return why it failed, or None."""
+    """Send the test message (or the probe); return why it failed, or None.
+
+    Every request counts toward the robot's 20 a minute: its time is recorded for the
+    robot's outbox, refused requests included.
+    """
     client = DingTalkClient(webhook, secret, session=async_get_clientsession(hass))
+    robot_id = webhook.token_fingerprint()
     try:
         if test_message is not None:
             for part in prepare(Text(content=test_message), keywords=keywords):
-                await client.send(part)
+                await _async_send_counted(hass, client, robot_id, part)
         else:
             probe_text = " ".join([PROBE_TEXT, *keywords])
-            await client.send(_DingTalkProbe(title=PROBE_TEXT, text=probe_text))
+            await _async_send_counted(
+                hass,
+                client,
+                robot_id,
+                _DingTalkProbe(title=PROBE_TEXT, text=probe_text),
+            )
     except DingTalkError as err:
         return check_failure(
             err, webhook, signed=secret is not None, probe=test_message is None
@@ -235,6 +252,16 @@ async def async_check_robot(
         LOGGER.exception("Unexpected exception while checking a DingTalk robot")
         return DingTalkCheckFailure(BASE, "unknown")
     return None
+
+
+async def _async_send_counted(
+    hass: HomeAssistant, client: DingTalkClient, robot_id: str, message: Message
+) -> None:
+    """Send one request and record its wall time, whatever the answer."""
+    try:
+        await client.send(message)
+    finally:
+        async_record_flow_send(hass, robot_id, time.time())
 
 
 def check_failure(

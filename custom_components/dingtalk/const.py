@@ -71,6 +71,7 @@ class DingTalkIssue(StrEnum):
     ROBOT_UNAVAILABLE = "robot_unavailable"
     IP_NOT_ALLOWED = "ip_not_allowed"
     CLOCK_OUT_OF_SYNC = "clock_out_of_sync"
+    KEYWORDS_REJECTED = "keywords_rejected"
 
 
 DEFAULT_FORMAT: Final = DingTalkFormat.AUTO

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
@@ -45,8 +45,13 @@ ISSUE_ERRORS: Final[tuple[tuple[type[DingTalkApiError], DingTalkIssue], ...]] = 
     (RobotUnavailableError, DingTalkIssue.ROBOT_UNAVAILABLE),
     (IPNotAllowedError, DingTalkIssue.IP_NOT_ALLOWED),
     (TimestampError, DingTalkIssue.CLOCK_OUT_OF_SYNC),
+    (KeywordError, DingTalkIssue.KEYWORDS_REJECTED),
 )
-"""Lasting robot problems the user must fix in DingTalk or on the host."""
+"""Lasting robot problems the user must fix in DingTalk or on the host.
+
+prepare() puts one of the stored keywords in every message, so a KeywordError means
+the keywords stored in Home Assistant are not the robot's: fixed with Reconfigure.
+"""
 
 # Exception translation key for each client error, most specific first.
 ERROR_KEYS: Final[tuple[tuple[type[DingTalkError], str], ...]] = (
@@ -127,8 +132,21 @@ def async_robot_failed(
 
 @callback
 def async_robot_delivered(hass: HomeAssistant, entry: DingTalkConfigEntry) -> None:
-    """Clear the robot's repair issues after a successful delivery."""
+    """Clear the robot's repair issues and end a reauthentication it no longer needs.
+
+    DingTalk accepted the stored token and secret (the admin may have restored them),
+    so a reauthentication a failure started is answered.
+    """
     async_clear_issues(hass, entry.entry_id)
+    if reauth_flows := [
+        flow["flow_id"] for flow in entry.async_get_active_flows(hass, {SOURCE_REAUTH})
+    ]:
+        LOGGER.info(
+            "Robot %s delivers again; reauthentication is no longer needed",
+            entry.title,
+        )
+        for flow_id in reauth_flows:
+            hass.config_entries.flow.async_abort(flow_id)
 
 
 @callback

@@ -12,9 +12,10 @@ import re
 import time
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeIs
 
-from homeassistant.core import HassJob, HomeAssistant
+from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
+from homeassistant.util.hass_dict import HassKey
 
 from .api import (
     DingTalkApiError,
@@ -70,6 +71,10 @@ THROTTLE_HTTP_STATUSES: Final = frozenset({302, 429})
 
 PAUSE_RATE_LIMITED: Final = "rate_limited"
 
+FLOW_SENDS: Final[HassKey[dict[str, list[float]]]] = HassKey(f"{DOMAIN}_flow_sends")
+"""Wall-clock times of the config flow's requests, by robot unique id (the token
+fingerprint), kept until the robot's outbox takes them over when it is set up."""
+
 _MAX_BACKOFF_EXPONENT: Final = 60
 _CAMEL_BOUNDARY: Final = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -89,6 +94,44 @@ class RobotSender(Protocol):
 
     async def send_payload(self, payload: Mapping[str, Any]) -> None:
         """Send one pre-built payload (with its msgUuid) in one request."""
+
+
+@callback
+def async_record_flow_send(
+    hass: HomeAssistant,
+    robot_id: str,
+    at: float,
+    *,
+    window: float = DEFAULT_RATE_WINDOW,
+) -> None:
+    """Count a request made outside the outbox (the config flow's) at wall time `at`.
+
+    DingTalk counts it in the robot's minute like any other, so the outbox set up
+    next must count it too. Times older than `window` are forgotten, for every robot.
+    """
+    flow_sends = hass.data.setdefault(FLOW_SENDS, {})
+    flow_sends.setdefault(robot_id, []).append(at)
+    for key, times in list(flow_sends.items()):
+        if kept := [sent for sent in times if sent > at - window]:
+            flow_sends[key] = kept
+        else:
+            del flow_sends[key]
+
+
+@callback
+def async_pop_flow_sends(
+    hass: HomeAssistant,
+    robot_id: str | None,
+    *,
+    now: float | None = None,
+    window: float = DEFAULT_RATE_WINDOW,
+) -> list[float]:
+    """Take the wall times of the flow's requests to a robot still in its window."""
+    flow_sends = hass.data.get(FLOW_SENDS)
+    if flow_sends is None or robot_id is None:
+        return []
+    cutoff = (time.time() if now is None else now) - window
+    return [at for at in flow_sends.pop(robot_id, ()) if at > cutoff]
 
 
 class OutboxFullError(HomeAssistantError):
@@ -269,12 +312,18 @@ class Outbox:
         retry_base: float = DEFAULT_RETRY_BASE,
         retry_max_delay: float = DEFAULT_RETRY_MAX_DELAY,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        recent_sends: Sequence[float] = (),
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        """Set up the outbox; nothing runs until async_start."""
+        """Set up the outbox; nothing runs until async_start.
+
+        `recent_sends` are the wall times of requests made to the robot outside the
+        outbox (the config flow's); they count toward the rate window like the
+        persisted sends of a previous outbox.
+        """
         self._hass = hass
         self._entry_id = entry_id
         self._name = name
@@ -296,6 +345,7 @@ class Outbox:
         self._wall_clock = wall_clock
         self._sleep = sleep
         self._jitter = jitter
+        self._recent_sends = tuple(recent_sends)
         self._store: Store[dict[str, Any]] = Store(
             hass, STORAGE_VERSION, f"{STORAGE_KEY_PREFIX}.{entry_id}", private=True
         )
@@ -717,13 +767,12 @@ class Outbox:
         }
 
     async def _async_load(self) -> None:
-        """Restore messages, pacing history and pause from the store."""
+        """Restore messages, pacing history and pause; add the flow's sends."""
         data = await self._store.async_load()
-        if not isinstance(data, dict):
-            return
+        stored: Mapping[str, Any] = data if isinstance(data, dict) else {}
         now = self._clock()
         wall = self._wall_clock()
-        for raw in data.get("messages", ()):
+        for raw in stored.get("messages", ()):
             item = _item_from_stored(raw)
             if item is None:
                 _LOGGER.warning(
@@ -732,10 +781,14 @@ class Outbox:
                 )
                 continue
             self._queue.append(item)
-        sends = [at for at in data.get("recent_sends", ()) if _is_number(at)]
+        sends = [
+            at
+            for at in (*stored.get("recent_sends", ()), *self._recent_sends)
+            if _is_number(at)
+        ]
         for at in sorted(sends):
             self._window.record(now - (wall - at))
-        paused = data.get("paused_until")
+        paused = stored.get("paused_until")
         if _is_number(paused) and paused > wall:
             self._paused_until = now + (paused - wall)
 

@@ -10,8 +10,9 @@ from homeassistant.components.notify.const import (
     DOMAIN as NOTIFY_DOMAIN,
     SERVICE_SEND_MESSAGE,
 )
-from homeassistant.config_entries import SOURCE_REAUTH
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE
 from homeassistant.const import ATTR_ENTITY_ID
+from homeassistant.core import DOMAIN as HOMEASSISTANT_DOMAIN
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -138,6 +139,61 @@ async def test_keyword_required(
     ):
         await send(hass)
     assert reauth_flows(hass) == []
+
+
+@pytest.mark.usefixtures("loaded_entry")
+async def test_keywords_rejected_issue(
+    hass: HomeAssistant, robot_emulator: Emulator, issue_registry: ir.IssueRegistry
+) -> None:
+    """Keywords changed in DingTalk raise a repair issue that clears on delivery."""
+    replace_robot(robot_emulator, keywords=("告警",))
+    for _ in range(2):
+        with pytest.raises(HomeAssistantError, match="a repair issue has been raised"):
+            await send(hass)
+    issue = issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
+    assert issue is not None
+    assert issue.translation_key == "keywords_rejected"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["robot"] == "Ops"
+    assert "关键词不匹配" in issue.translation_placeholders["errmsg"]
+    assert issue.severity is ir.IssueSeverity.ERROR
+    assert not issue.is_fixable
+    assert reauth_flows(hass) == []
+
+    replace_robot(robot_emulator)
+    await send(hass)
+    assert not issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
+
+
+async def test_delivery_ends_a_reauthentication(
+    hass: HomeAssistant,
+    robot_emulator: Emulator,
+    issue_registry: ir.IssueRegistry,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A delivery after the signature was restored closes the open reauth flow.
+
+    Reconfigure flows stay open: the user started them.
+    """
+    reauth_issue = f"config_entry_reauth_{DOMAIN}_{ENTRY_ID}"
+    replace_robot(robot_emulator, secret="SEC" + "9" * 64)
+    with pytest.raises(HomeAssistantError, match="rejected the signature"):
+        await send(hass)
+    await hass.async_block_till_done()
+    assert reauth_flows(hass) == [ENTRY_ID]
+    assert issue_registry.async_get_issue(HOMEASSISTANT_DOMAIN, reauth_issue)
+
+    replace_robot(robot_emulator)  # the admin turned the old secret back on
+    await send(hass)
+    assert reauth_flows(hass) == []
+    assert not issue_registry.async_get_issue(HOMEASSISTANT_DOMAIN, reauth_issue)
+
+    await loaded_entry.start_reconfigure_flow(hass)
+    await send(hass)
+    assert [
+        flow["context"]["source"]
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    ] == [SOURCE_RECONFIGURE]
 
 
 @pytest.mark.usefixtures("loaded_entry")
@@ -288,6 +344,9 @@ async def test_failure_callbacks(
     async_robot_failed(hass, loaded_entry, SignatureError(310000, "sign not match"))
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, f"robot_unavailable_{ENTRY_ID}")
+    assert issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
     assert reauth_flows(hass) == [ENTRY_ID]
     async_robot_delivered(hass, loaded_entry)
     assert not issue_registry.async_get_issue(DOMAIN, f"robot_unavailable_{ENTRY_ID}")
+    assert not issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
+    assert reauth_flows(hass) == []

@@ -916,6 +916,38 @@ async def test_restore_after_restart(
     assert "message mold was queued for 90000 s" in caplog.text
 
 
+async def test_recent_sends_count_with_the_stored_ones(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """Sends made outside the outbox (the config flow's) pace it like stored ones."""
+    hass_storage[STORE_KEY] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": STORE_KEY,
+        "data": {"messages": [], "recent_sends": [START - 30]},
+    }
+    recent = [START - 20, START - 50]
+    async with Harness(hass, rate_limit=3, rate_window=60.0, recent_sends=recent) as h:
+        await h.outbox.async_send([text(1), text(2)])
+        await wait_until(idle(h.outbox))
+        assert h.client.calls == [("m1", START + 10), ("m2", START + 30)]
+
+
+async def test_recent_sends_without_a_store(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """The flow's send is saved with the window and paces the next outbox too."""
+    async with Harness(hass, rate_limit=1, recent_sends=[START - 60.5]) as h:
+        assert h.outbox._window.sends() == (START - 60.5,)
+    assert hass_storage[STORE_KEY]["data"]["recent_sends"] == [START - 60.5]
+    async with Harness(hass, rate_limit=1) as h:
+        await h.outbox.async_send([text(1)])
+        await wait_until(idle(h.outbox))
+        assert h.client.calls == [("m1", START + 0.5)]
+        assert h.sleep.delays == [0.5]
+    assert hass_storage[STORE_KEY]["data"]["recent_sends"] == [START + 0.5]
+
+
 async def test_expired_paused_past_the_pause(
     hass: HomeAssistant, hass_storage: dict[str, Any]
 ) -> None:
