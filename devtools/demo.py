@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from .emulator_process import EmulatorProcess, Robot, masked_url
 from .hass_process import PASSWORD, USERNAME, HassProcess, ServiceCallError
-from .process_util import HarnessError, wait_for
+from .process_util import LOOPBACK, HarnessError, wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -116,6 +116,8 @@ def start(run: DemoRun) -> None:
         run.hass.wait_until_up(remaining())
         run.hass.onboard()
         run.hass.wait_until_running(remaining())
+        # Else 2026.10+ reverts to every interface, port 8123, after 5 minutes.
+        confirmed = run.hass.confirm_http_config()
     except HarnessError as err:
         if "did not" in str(err):
             raise DemoError(
@@ -127,6 +129,11 @@ def start(run: DemoRun) -> None:
         f"Home Assistant running on {run.hass.base_url} "
         f"({run.hass.timings.running or 0:.1f} s), onboarded as {USERNAME!r}"
     )
+    if confirmed:
+        run.clock.step(
+            f"HTTP config {LOOPBACK}:{run.hass.port} confirmed "
+            "(Home Assistant would revert it after 5 minutes)"
+        )
 
 
 def add_robot(run: DemoRun) -> None:

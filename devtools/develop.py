@@ -3,24 +3,44 @@
 Run it with ``scripts/develop``. Home Assistant loads custom_components/dingtalk
 from the working tree through a symlink (config/custom_components/dingtalk,
 gitignored); nothing is copied. Ctrl-C stops both processes.
+
+On the first start it onboards a development user ("dev", password kept in
+config/.dingtalk-dev-user.json) and logs in as it later, so that it can confirm
+the HTTP config in time: Home Assistant 2026.10 moves the http: block of
+configuration.yaml into .storage/http as a pending config and reverts to every
+interface, port 8123, unless an administrator confirms it within five minutes.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import json
 from pathlib import Path
+import secrets
+import shutil
 import signal
 import sys
+import textwrap
 import time
-from typing import TYPE_CHECKING, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
+
+import yaml
 
 from .emulator_process import EmulatorProcess, Robot
-from .hass_process import HassProcess
+from .hass_process import (
+    HTTP_STORE,
+    HassProcess,
+    HttpBinding,
+    HttpStoreError,
+    LoginError,
+    check_http_store,
+    stored_http_binding,
+)
 from .process_util import (
+    LOOPBACK,
     REPO_ROOT,
     HarnessError,
-    http_request,
     port_is_free,
     wait_for,
 )
@@ -34,7 +54,47 @@ HASS_PORT: Final = 8123  # config/configuration.yaml: http.server_port
 EMULATOR_PORT: Final = 8765
 ROBOT_FILE: Final = ".dingtalk-dev-robot.json"
 ROBOT_NAME: Final = "Dev robot"
+USER_FILE: Final = ".dingtalk-dev-user.json"
+USERNAME: Final = "dev"
 START_TIMEOUT: Final = 180.0
+RESTART_EXIT_CODE: Final = 100  # homeassistant.const.RESTART_EXIT_CODE
+# What --reset removes: Home Assistant's state, not configuration.yaml, the demo
+# robot, the integration's symlink or the logs.
+STATE: Final = (
+    ".storage",
+    ".HA_VERSION",
+    "home-assistant_v2.db",
+    "home-assistant_v2.db-shm",
+    "home-assistant_v2.db-wal",
+    USER_FILE,
+)
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """A safe loader that reads Home Assistant's tags (!secret, !include) as null."""
+
+
+def _ignore_tag(_loader: yaml.SafeLoader, _suffix: str, _node: yaml.Node) -> None:
+    """Read a tagged value as null."""
+
+
+_YamlLoader.add_multi_constructor("!", _ignore_tag)
+
+
+@dataclass(frozen=True, slots=True)
+class DevUser:
+    """The development user develop onboards and logs in as."""
+
+    username: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """The development user develop logged in as, or why it did not."""
+
+    user: DevUser | None
+    reason: str = ""
 
 
 def say(text: str = "") -> None:
@@ -76,6 +136,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=EMULATOR_PORT,
         help="port of the DingTalk emulator (default: %(default)s)",
     )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="start over: remove Home Assistant's state from the configuration "
+        f"folder first (users, config entries, history, {HTTP_STORE})",
+    )
     return parser.parse_args(argv)
 
 
@@ -93,22 +159,109 @@ def load_robot(config_dir: Path) -> Robot:
         return robot
 
 
-def needs_onboarding(hass: HassProcess) -> bool:
-    """Return whether nobody has created the owner account yet."""
-    steps = http_request("GET", f"{hass.base_url}/api/onboarding").json_list()
-    return any(
-        isinstance(step, dict) and step.get("step") == "user" and not step.get("done")
-        for step in steps
+def load_user(config_dir: Path) -> DevUser | None:
+    """Return the development user kept in the config, if any."""
+    try:
+        data = json.loads((config_dir / USER_FILE).read_text("utf-8"))
+        return DevUser(str(data["username"]), str(data["password"]))
+    except OSError, ValueError, KeyError, TypeError:
+        return None
+
+
+def create_user(config_dir: Path) -> DevUser:
+    """Make up the development user and keep it (gitignored) in the config."""
+    user = DevUser(USERNAME, secrets.token_urlsafe(12))
+    path = config_dir / USER_FILE
+    payload = {"username": user.username, "password": user.password}
+    path.write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
+    path.chmod(0o600)
+    return user
+
+
+def sign_in(hass: HassProcess, config_dir: Path) -> SignIn:
+    """Onboard as the development user on a first start, log in as it later."""
+    user = load_user(config_dir)
+    if hass.needs_onboarding():
+        user = user or create_user(config_dir)
+        hass.onboard(username=user.username, password=user.password, name="Developer")
+        return SignIn(user)
+    if user is None:
+        return SignIn(
+            None,
+            "somebody else onboarded this Home Assistant: there is no development "
+            f"user ({USER_FILE}) to log in as",
+        )
+    try:
+        hass.login(user.username, user.password)
+    except LoginError as err:
+        return SignIn(None, f"the development user of {USER_FILE} cannot log in: {err}")
+    return SignIn(user)
+
+
+def revert_target(config_dir: Path) -> HttpBinding | None:
+    """Return what an HTTP config on trial would revert to; None: none on trial."""
+    try:
+        data = json.loads((config_dir / HTTP_STORE).read_text("utf-8"))["data"]
+        pending, stable = data["pending"], data["stable"]
+    except OSError, ValueError, KeyError, TypeError:
+        return None
+    if not isinstance(pending, dict) or pending.get("error") is not None:
+        return None
+    return HttpBinding.of(stable if isinstance(stable, dict) else {})
+
+
+def confirm_http_config(hass: HassProcess, signed: SignIn) -> str | None:
+    """Confirm the HTTP config if logged in; else return a notice if it has to be."""
+    how = (
+        f"Open {hass.base_url}/ now, log in as an administrator and press Confirm "
+        'in the dialog "Confirm new HTTP server configuration". Or stop and run '
+        "scripts/develop --reset to start over: develop then creates the user "
+        f"{USERNAME!r} and confirms the config itself."
+    )
+    if signed.user is not None:
+        try:
+            hass.confirm_http_config()
+        except HarnessError as err:
+            return f"develop could not confirm the HTTP config: {err}. {how}"
+        return None
+    target = revert_target(hass.config_dir)
+    if target is None:
+        return None
+    return (
+        "Home Assistant is trying the http: block of configuration.yaml, which it "
+        f"moved into {HTTP_STORE}, and goes back to its previous HTTP config "
+        f"({target}) and restarts unless an administrator confirms it within five "
+        f"minutes of this start. develop cannot: {signed.reason}. {how}"
     )
 
 
-def banner(hass: HassProcess, emulator: EmulatorProcess, robot: Robot) -> None:
+def wrap(text: str, indent: str = "  ") -> None:
+    """Print a paragraph wrapped to the banner's width."""
+    lines = textwrap.wrap(
+        text, width=72 - len(indent), break_long_words=False, break_on_hyphens=False
+    )
+    for line in lines:
+        say(f"{indent}{line}")
+
+
+def banner(
+    hass: HassProcess,
+    emulator: EmulatorProcess,
+    robot: Robot,
+    user: DevUser | None,
+    notice: str | None,
+) -> None:
     """Print where everything is and how to add the demo robot."""
     say()
     say("=" * 72)
     say(f"Home Assistant:     {hass.base_url}/")
-    if needs_onboarding(hass):
-        say("                    first run: open it and create the owner account")
+    if user is not None:
+        say(f"  log in as:        {user.username} / {user.password}")
+        say(f"                    (kept in {hass.config_dir / USER_FILE})")
+    else:
+        say("  log in as:        your own account")
+    if notice is None:
+        say(f"  HTTP config:      {LOOPBACK} alone, port {hass.port} (confirmed)")
     say(f"DingTalk emulator:  {emulator.page_url}  (chat page; JSON API under /api)")
     say()
     say(f"Demo robot {ROBOT_NAME!r} (Settings > Devices & services > Add integration")
@@ -119,6 +272,10 @@ def banner(hass: HassProcess, emulator: EmulatorProcess, robot: Robot) -> None:
     say()
     say("Integration code is loaded from the working tree: restart (Ctrl-C, then")
     say("scripts/develop again) after changing it. Ctrl-C stops both processes.")
+    if notice is not None:
+        say()
+        say("HTTP CONFIG NOT CONFIRMED:")
+        wrap(notice)
     say("=" * 72)
 
 
@@ -138,6 +295,33 @@ def wait_initialized(config_dir: Path, timeout: float = 60.0) -> None:
         return True if "Home Assistant initialized in" in text else None
 
     wait_for(probe, timeout=timeout, interval=0.5)
+
+
+def yaml_binding(config_dir: Path) -> HttpBinding | None:
+    """Return the binding of configuration.yaml's http: block; None if unknown."""
+    try:
+        text = (config_dir / "configuration.yaml").read_text("utf-8")
+        config: Any = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - safe loader
+    except OSError, yaml.YAMLError:
+        return None
+    if not isinstance(config, dict):
+        return None
+    http = config.get("http", {})  # no http: block - the defaults
+    return HttpBinding.of(http) if isinstance(http, dict) else None
+
+
+def check_binding(config_dir: Path, port: int) -> None:
+    """Fail unless Home Assistant is going to serve on 127.0.0.1:``port`` alone."""
+    check_http_store(config_dir, port)  # once moved there, the store decides
+    if stored_http_binding(config_dir) is not None:
+        return
+    binding = yaml_binding(config_dir)
+    if binding is not None and not binding.is_loopback(port):
+        raise HarnessError(
+            f"{config_dir / 'configuration.yaml'} makes Home Assistant listen on "
+            f"{binding}, not on {LOOPBACK} alone, port {port}: set http: server_host: "
+            f"{LOOPBACK} and server_port: {port} there (or pass its port as --port)"
+        )
 
 
 def check_ports(hass_port: int, emulator_port: int) -> None:
@@ -160,7 +344,22 @@ def wait_forever(hass: HassProcess, emulator: EmulatorProcess) -> int:
         ):
             if code is not None:
                 say(f"{name} exited with code {code}; stopping the other process.")
+                if name == "Home Assistant" and code == RESTART_EXIT_CODE:
+                    say("(it asked to be restarted: run scripts/develop again)")
                 return 1
+
+
+def reset(config_dir: Path) -> None:
+    """Remove Home Assistant's state from the config folder (see STATE)."""
+    for name in STATE:
+        path = config_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+        else:
+            continue
+        say(f"develop --reset: removed {path}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -180,16 +379,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = 0
     try:
         check_ports(args.port, args.emulator_port)
+        if args.reset:
+            reset(config_dir)
+        check_binding(config_dir, args.port)
         emulator.start()
         emulator.wait_until_up()
         hass.start()
         hass.wait_until_up(START_TIMEOUT)
+        signed = sign_in(hass, config_dir)
         wait_initialized(config_dir)
-        banner(hass, emulator, robot)
+        notice = confirm_http_config(hass, signed)
+        banner(hass, emulator, robot, signed.user, notice)
         code = wait_forever(hass, emulator)
     except KeyboardInterrupt:
         say()
         say("Stopping Home Assistant and the emulator…")
+    except HttpStoreError as err:
+        say(f"develop: {err}.")
+        say(
+            "Run scripts/develop --reset to start over from configuration.yaml (this "
+            f"removes Home Assistant's state in {config_dir}) or, if the store names "
+            f"{LOOPBACK} alone, pass its port as --port."
+        )
+        code = 1
     except HarnessError as err:
         say(f"develop: {err}")
         code = 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 import json
@@ -13,6 +14,8 @@ from typing import IO, TYPE_CHECKING, Any, Final, Self
 import urllib.parse
 import uuid
 
+import aiohttp
+
 from .process_util import (
     LOOPBACK,
     REPO_ROOT,
@@ -20,6 +23,7 @@ from .process_util import (
     HTTPStatusError,
     Response,
     child_env,
+    ensure_loopback,
     free_port,
     http_request,
     python_executable,
@@ -39,6 +43,10 @@ USERNAME: Final = "demo"
 PASSWORD: Final = "demo-password"  # noqa: S105 - a throw-away local test user
 MARKETPLACE: Final = "marketplace"
 CONFIG_ENTRIES_STORE: Final = ".storage/core.config_entries"
+HTTP_STORE: Final = ".storage/http"
+WEBSOCKET_TIMEOUT: Final = 30.0
+DEFAULT_HTTP_PORT: Final = 8123
+UNKNOWN_COMMAND: Final = "unknown_command"
 
 # Run by the interpreter Home Assistant will run with: its version, and whether it
 # has the Marketplace (built in since 2026.11). Only homeassistant.const is imported.
@@ -90,6 +98,25 @@ class ServiceCallError(HarnessError):
         super().__init__(f"{domain}.{service} failed (HTTP {status}): {message}")
 
 
+class LoginError(HarnessError):
+    """Home Assistant refused the username and password."""
+
+
+class WebSocketError(HarnessError):
+    """A WebSocket command answered with an error."""
+
+    def __init__(self, command: str, code: str, message: str) -> None:
+        """Keep Home Assistant's error code and message."""
+        self.command = command
+        self.code = code
+        self.message = message
+        super().__init__(f"WebSocket command {command} failed ({code}): {message}")
+
+
+class HttpStoreError(HarnessError):
+    """The stored HTTP config would not serve on 127.0.0.1 and the chosen port."""
+
+
 class FlowError(HarnessError):
     """A config flow did not end the way the caller expected."""
 
@@ -123,6 +150,32 @@ class HassInstall:
 
     version: str
     has_marketplace: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HttpBinding:
+    """Where Home Assistant's HTTP server listens."""
+
+    hosts: tuple[str, ...] | None  # None: every interface
+    port: int
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> HttpBinding:
+        """Read ``server_host`` and ``server_port`` of an HTTP config."""
+        hosts = config.get("server_host")
+        if isinstance(hosts, str):
+            hosts = [hosts]
+        port = config.get("server_port", DEFAULT_HTTP_PORT)
+        return cls(tuple(str(host) for host in hosts) if hosts else None, int(port))
+
+    def is_loopback(self, port: int) -> bool:
+        """Return whether this is 127.0.0.1 alone, on ``port``."""
+        return self.hosts == (LOOPBACK,) and self.port == port
+
+    def __str__(self) -> str:
+        """Say it as a person would, e.g. "127.0.0.1, port 8123"."""
+        hosts = " and ".join(self.hosts) if self.hosts else "every interface"
+        return f"{hosts}, port {self.port}"
 
 
 @dataclass(slots=True)
@@ -184,6 +237,11 @@ class HassProcess:
         return "the output above" if self._console else str(self.log_path)
 
     @property
+    def websocket_url(self) -> str:
+        """The URL of the WebSocket API."""
+        return f"ws://{LOOPBACK}:{self.port}/api/websocket"
+
+    @property
     def client_id(self) -> str:
         """The OAuth client id the harness logs in with."""
         return f"{self.base_url}/"
@@ -201,8 +259,9 @@ class HassProcess:
         return self._install
 
     def prepare(self) -> None:
-        """Write configuration.yaml (unless present) and link the integration."""
+        """Check .storage/http, write configuration.yaml (unless present), link."""
         self.config_dir.mkdir(parents=True, exist_ok=True)
+        check_http_store(self.config_dir, self.port)
         yaml_path = self.config_dir / "configuration.yaml"
         if self._configuration_yaml is not None or not yaml_path.exists():
             text = self._configuration_yaml or CONFIGURATION_YAML
@@ -299,7 +358,7 @@ class HassProcess:
         return self.timings.running
 
     def start_and_onboard(self, timeout: float = START_TIMEOUT) -> None:
-        """Start, wait for HTTP, onboard, wait for RUNNING; all within ``timeout``."""
+        """Start, onboard, wait for RUNNING and confirm the HTTP config in time."""
         deadline = time.monotonic() + timeout
 
         def remaining() -> float:
@@ -310,6 +369,7 @@ class HassProcess:
             self.wait_until_up(remaining())
             self.onboard()
             self.wait_until_running(remaining())
+            self.confirm_http_config()
         except HassStartError as err:
             if "did not" in str(err):
                 raise HassStartError(
@@ -340,7 +400,9 @@ class HassProcess:
         self.stop()
         self.start()
         self.wait_until_up(timeout)
-        return self.wait_until_running(timeout)
+        seconds = self.wait_until_running(timeout)
+        self.confirm_http_config()
+        return seconds
 
     def __enter__(self) -> Self:
         """Start Home Assistant and log in."""
@@ -362,7 +424,9 @@ class HassProcess:
 
     # -- authentication -------------------------------------------------------
 
-    def onboard(self, *, username: str = USERNAME, password: str = PASSWORD) -> None:
+    def onboard(
+        self, *, username: str = USERNAME, password: str = PASSWORD, name: str = "Demo"
+    ) -> None:
         """Create the owner, log in, and finish the onboarding steps that stay local.
 
         ``core_config`` is skipped on purpose: finishing it starts the met,
@@ -373,7 +437,7 @@ class HassProcess:
             f"{self.base_url}/api/onboarding/users",
             json_body={
                 "client_id": self.client_id,
-                "name": "Demo",
+                "name": name,
                 "username": username,
                 "password": password,
                 "language": "en",
@@ -382,6 +446,46 @@ class HassProcess:
         code = str(response.json_object()["auth_code"])
         self._token = self._grant({"grant_type": "authorization_code", "code": code})
         self.post("/api/onboarding/analytics", {})
+
+    def needs_onboarding(self) -> bool:
+        """Return whether nobody has created the owner account yet."""
+        steps = http_request("GET", f"{self.base_url}/api/onboarding").json_list()
+        return any(
+            isinstance(step, dict)
+            and step.get("step") == "user"
+            and not step.get("done")
+            for step in steps
+        )
+
+    def login(self, username: str, password: str) -> None:
+        """Log in with a username and password, as the login page does."""
+        flow = http_request(
+            "POST",
+            f"{self.base_url}/auth/login_flow",
+            json_body={
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": self.client_id,
+            },
+        ).json_object()
+        flow_id = urllib.parse.quote(str(flow.get("flow_id", "")), safe="")
+        answer = http_request(
+            "POST",
+            f"{self.base_url}/auth/login_flow/{flow_id}",
+            json_body={
+                "client_id": self.client_id,
+                "username": username,
+                "password": password,
+            },
+        ).json_object()
+        if answer.get("type") != "create_entry":
+            errors = answer.get("errors") or answer.get("reason") or answer.get("type")
+            raise LoginError(
+                f"Home Assistant refused the login of {username!r}: {errors}"
+            )
+        self._token = self._grant(
+            {"grant_type": "authorization_code", "code": str(answer["result"])}
+        )
 
     def _grant(self, form: Mapping[str, str]) -> _Token:
         """Exchange an auth code or refresh token for an access token."""
@@ -412,6 +516,84 @@ class HassProcess:
     def access_token(self) -> str:
         """A currently valid bearer token (for callers with their own client)."""
         return self._auth_header()["Authorization"].removeprefix("Bearer ")
+
+    # -- WebSocket API and the HTTP config -------------------------------------
+
+    def websocket_command(
+        self, message: Mapping[str, object], *, timeout: float = WEBSOCKET_TIMEOUT
+    ) -> Any:  # noqa: ANN401 - a command's result is whatever JSON it answers
+        """Send one command on a WebSocket of its own; return its result."""
+        # Raises WebSocketError (Home Assistant's code and message) on an error.
+        # Synchronous like the rest of the harness: not for a running event loop.
+        ensure_loopback(self.base_url)
+        command = str(message.get("type"))
+        url, token = self.websocket_url, self.access_token
+
+        async def call() -> dict[str, Any]:
+            async with asyncio.timeout(timeout):
+                return await _websocket_call(url, token, message)
+
+        try:
+            answer = asyncio.run(call())
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise HarnessError(
+                f"WebSocket command {command} failed: {err!r}; see {self.log_hint}"
+            ) from err
+        if not answer.get("success"):
+            error = answer.get("error")
+            error = error if isinstance(error, dict) else {}
+            raise WebSocketError(
+                command, str(error.get("code")), str(error.get("message"))
+            )
+        return answer.get("result")
+
+    def http_config(self) -> dict[str, Any] | None:
+        """Return http/config (stable, pending, revert_at, ...); None before 2026.10."""
+        try:
+            state = self.websocket_command({"type": "http/config"})
+        except WebSocketError as err:
+            if err.code == UNKNOWN_COMMAND:
+                return None
+            raise
+        if not isinstance(state, dict):
+            raise HarnessError(f"http/config answered {state!r}")
+        return state
+
+    def http_binding(self) -> HttpBinding | None:
+        """Return where the running server listens; None before 2026.10 (the YAML)."""
+        state = self.http_config()
+        if state is None:
+            return None
+        config = state.get(str(state.get("active_config_type"))) or state["default"]
+        return HttpBinding.of(config)
+
+    def confirm_http_config(self) -> bool:
+        """Promote the pending HTTP config (its dialog's Confirm); True if one was."""
+        # Home Assistant 2026.10 moves the http: block of configuration.yaml into
+        # .storage/http as a pending config on the first start. Unless an
+        # administrator confirms it within five minutes, it reverts to the stable
+        # config (every interface, port 8123) and restarts (exit code 100).
+        # Nothing pending (a later start, a release before 2026.10) answers False;
+        # HassStartError if the server then does not serve on 127.0.0.1 alone.
+        promoted = True
+        try:
+            self.websocket_command({"type": "http/config/promote"})
+        except WebSocketError as err:
+            if err.code != UNKNOWN_COMMAND:
+                state = self.http_config()
+                if state is not None and state.get("revert_at") is not None:
+                    raise HarnessError(
+                        f"cannot confirm the HTTP config: {err.message}; "
+                        f"see {self.log_hint}"
+                    ) from err
+            promoted = False
+        binding = self.http_binding()
+        if binding is not None and not binding.is_loopback(self.port):
+            raise HassStartError(
+                f"Home Assistant listens on {binding}, not on {LOOPBACK} alone, "
+                f"port {self.port}; see {self.config_dir / HTTP_STORE}"
+            )
+        return promoted
 
     # -- REST API ----------------------------------------------------------------
 
@@ -591,6 +773,77 @@ class HassProcess:
                 seconds=seconds,
             )
         return ServiceResult(changed_states=list(answer.json_list()), seconds=seconds)
+
+
+async def _websocket_call(
+    url: str, token: str, message: Mapping[str, object]
+) -> dict[str, Any]:
+    """Log in on the WebSocket API, send one command, return its result message."""
+    # trust_env=False (the default, said out loud): never through $http_proxy.
+    async with (
+        aiohttp.ClientSession(trust_env=False) as session,
+        session.ws_connect(url) as socket,
+    ):
+        hello = await _receive(socket)
+        if hello.get("type") != "auth_required":
+            raise HarnessError(f"unexpected WebSocket greeting: {hello}")
+        await socket.send_json({"type": "auth", "access_token": token})
+        answer = await _receive(socket)
+        if answer.get("type") != "auth_ok":
+            raise HarnessError(
+                f"the WebSocket API refused the token: {answer.get('message')}"
+            )
+        await socket.send_json({**message, "id": 1})
+        while True:
+            answer = await _receive(socket)
+            if answer.get("id") == 1 and answer.get("type") == "result":
+                return answer
+
+
+async def _receive(socket: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    """Return the next WebSocket message as a JSON object."""
+    message = await socket.receive()
+    if message.type is not aiohttp.WSMsgType.TEXT:
+        raise HarnessError(f"the WebSocket closed unexpectedly ({message.type.name})")
+    parsed: object = json.loads(message.data)
+    if not isinstance(parsed, dict):
+        raise HarnessError(f"unexpected WebSocket message: {message.data[:200]}")
+    return parsed
+
+
+def stored_http_binding(config_dir: Path) -> HttpBinding | None:
+    """Return the binding the next start takes from .storage/http; None: the YAML's."""
+    # As homeassistant.components.http.config.async_load_config (2026.10, 2026.11):
+    # until the http: block is moved, it applies; afterwards Home Assistant
+    # ignores it and uses the pending config on trial, else the stable one.
+    try:
+        store = json.loads((config_dir / HTTP_STORE).read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise HttpStoreError(f"cannot read {config_dir / HTTP_STORE}: {err}") from err
+    data = store.get("data") if isinstance(store, dict) else None
+    if not isinstance(data, dict) or not data.get("yaml_migration_done"):
+        return None  # a store before 2026.10, or the block not migrated yet
+    pending = data.get("pending")
+    if isinstance(pending, dict) and pending.get("error") is None:
+        return HttpBinding.of(pending)
+    stable = data.get("stable")
+    return HttpBinding.of(stable if isinstance(stable, dict) else {})
+
+
+def check_http_store(config_dir: Path, port: int) -> None:
+    """Raise HttpStoreError unless the next start serves on 127.0.0.1:``port`` alone."""
+    binding = stored_http_binding(config_dir)
+    if binding is None or binding.is_loopback(port):
+        return
+    raise HttpStoreError(
+        f"{config_dir / HTTP_STORE} would make Home Assistant listen on {binding}, "
+        f"not on {LOOPBACK} alone, port {port}: since 2026.10 Home Assistant keeps "
+        "the HTTP config there and ignores the http: block of configuration.yaml "
+        "once it has moved it (and reverts to every interface, port 8123, when "
+        "nobody confirms the moved config within five minutes)"
+    )
 
 
 def probe_install(python: str) -> HassInstall:

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from devtools.emulator_process import Robot
+from devtools.hass_process import HttpBinding
+from devtools.process_util import LOOPBACK
 
 from . import releases
 
@@ -82,6 +84,16 @@ def test_runs_on_the_release(e2e: E2E, ha_release: HaRelease) -> None:
     ]
     expected = [("user", "not_loaded")] if e2e.hass.install.has_marketplace else []
     assert marketplace == expected
+
+
+def test_http_config_confirmed_no_revert_scheduled(e2e: E2E) -> None:
+    """The harness confirmed its http: block: no revert to every interface pending."""
+    state = e2e.hass.http_config()
+    assert state is not None, "2026.10 and later have http/config"
+    assert state["revert_at"] is None
+    assert state["pending"] is None
+    assert state["active_config_type"] == "stable"
+    assert HttpBinding.of(state["stable"]) == HttpBinding((LOOPBACK,), e2e.hass.port)
 
 
 def test_wrong_secret_shows_error_then_corrected_secret_adds_robot(e2e: E2E) -> None:
