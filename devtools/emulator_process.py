@@ -5,26 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 import secrets
 import time
-from typing import IO, TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 import urllib.parse
 
 from .process_util import (
     LOOPBACK,
     REPO_ROOT,
+    ChildProcess,
     HarnessError,
     child_env,
     free_port,
     http_request,
     python_executable,
     start_process,
-    stop_process,
     wait_for,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
-    import subprocess
     from types import TracebackType
 
 START_TIMEOUT: Final = 20.0
@@ -73,7 +72,7 @@ class Robot:
         return f"Robot(token={self.token[:4]}…, signed={self.secret is not None})"
 
 
-class EmulatorProcess:
+class EmulatorProcess(ChildProcess):
     """Start, drive and stop ``python -m dingtalk_emulator`` on 127.0.0.1."""
 
     def __init__(
@@ -88,12 +87,11 @@ class EmulatorProcess:
 
         Output goes to ``log_path``, or to the terminal when it is None.
         """
+        super().__init__()
         self.robots = list(robots)
         self.port = port or free_port()
         self.log_path = log_path
         self._python = python or python_executable()
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self.start_seconds: float | None = None
         self._started_at = 0.0
 
@@ -170,20 +168,9 @@ class EmulatorProcess:
         self.start_seconds = time.monotonic() - self._started_at
         return self.start_seconds
 
-    def poll(self) -> int | None:
-        """Return the exit code if the process has exited, else None."""
-        return None if self._process is None else self._process.poll()
-
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """Stop the emulator (SIGTERM, then SIGKILL after ``timeout``)."""
-        code: int | None = None
-        if self._process is not None:
-            code = stop_process(self._process, timeout=timeout)
-            self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return code
+        return self._stop_child(timeout)
 
     def __enter__(self) -> Self:
         """Start the emulator and wait for it."""

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 import subprocess
 import time
-from typing import IO, TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 import urllib.parse
 import uuid
 
@@ -19,6 +19,7 @@ import aiohttp
 from .process_util import (
     LOOPBACK,
     REPO_ROOT,
+    ChildProcess,
     HarnessError,
     HTTPStatusError,
     Response,
@@ -28,7 +29,6 @@ from .process_util import (
     http_request,
     python_executable,
     start_process,
-    stop_process,
     wait_for,
 )
 
@@ -186,7 +186,7 @@ class HassTimings:
     running: float | None = None
 
 
-class HassProcess:
+class HassProcess(ChildProcess):
     """Start, drive and stop ``python -m homeassistant`` on 127.0.0.1."""
 
     def __init__(  # noqa: PLR0913 - every option is a keyword with a default
@@ -206,6 +206,7 @@ class HassProcess:
         ``console``, to the terminal; Home Assistant also writes
         <config>/home-assistant.log itself.
         """
+        super().__init__()
         self.config_dir = config_dir.resolve()
         self.port = port or free_port()
         self.log_path = log_path or self.config_dir / "hass-output.log"
@@ -218,8 +219,6 @@ class HassProcess:
             # Assistant runs in the config folder; a bare name goes by PATH.
             self._python = str(Path(python).absolute()) if os.sep in python else python
         self._install: HassInstall | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
         self._token: _Token | None = None
         self._started_at = 0.0
         self.timings = HassTimings()
@@ -378,20 +377,9 @@ class HassProcess:
                 ) from err
             raise
 
-    def poll(self) -> int | None:
-        """Return the exit code if the process has exited, else None."""
-        return None if self._process is None else self._process.poll()
-
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """Stop Home Assistant (SIGTERM, then SIGKILL after ``timeout``)."""
-        code: int | None = None
-        if self._process is not None:
-            code = stop_process(self._process, timeout=timeout)
-            self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return code
+        return self._stop_child(timeout)
 
     def restart(self, timeout: float = START_TIMEOUT) -> float:
         """Stop and start again on the same config; return seconds to RUNNING."""

@@ -252,3 +252,27 @@ def tail(path: Path, lines: int = 30) -> str:
 def python_executable() -> str:
     """Return the interpreter children run with: the one running the harness."""
     return sys.executable
+
+
+class ChildProcess:
+    """Own one child process and its log file; stop them together."""
+
+    def __init__(self) -> None:
+        """Start with no process and no log file."""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def poll(self) -> int | None:
+        """Return the exit code if the process has exited, else None."""
+        return None if self._process is None else self._process.poll()
+
+    def _stop_child(self, timeout: float) -> int | None:
+        """Terminate the process (kill it after ``timeout`` s) and close its log."""
+        code: int | None = None
+        if self._process is not None:
+            code = stop_process(self._process, timeout=timeout)
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return code
