@@ -15,15 +15,14 @@ import signal
 import sys
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final
 
 from .emulator_process import EmulatorProcess, Robot, masked_url
 from .hass_process import PASSWORD, USERNAME, HassProcess, ServiceCallError
-from .process_util import LOOPBACK, HarnessError, wait_for
+from .process_util import LOOPBACK, HarnessError, interrupt_on_signals, say, wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import FrameType
 
 ROBOT_NAME: Final = "Demo"
 KEYWORD: Final = "通知"
@@ -34,12 +33,6 @@ DELIVERY_TIMEOUT: Final = 20.0
 
 class DemoError(Exception):
     """The demo cannot go on; the message says why and where to look."""
-
-
-def say(text: str = "") -> None:
-    """Write one line to stdout at once."""
-    sys.stdout.write(f"{text}\n")
-    sys.stdout.flush()
 
 
 @dataclass(slots=True)
@@ -75,11 +68,6 @@ class DemoRun:
             self.hass.stop()
         finally:
             self.emulator.stop()
-
-
-def _raise_interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so that clean-up runs."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -305,10 +293,7 @@ def keep_running(run: DemoRun) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; return the exit code."""
     args = parse_args(argv)
-    # Ctrl-C even when started with SIGINT ignored (a background job of a script).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
+    interrupt_on_signals()
     work_dir = Path(tempfile.mkdtemp(prefix="dingtalk-demo-"))
     robot = Robot.generate(signed=True, keywords=(KEYWORD,), name=ROBOT_NAME)
     run = DemoRun(

@@ -23,7 +23,7 @@ import signal
 import sys
 import textwrap
 import time
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
@@ -41,13 +41,14 @@ from .process_util import (
     LOOPBACK,
     REPO_ROOT,
     HarnessError,
+    interrupt_on_signals,
     port_is_free,
+    say,
     wait_for,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import FrameType
 
 CONFIG_DIR: Final = REPO_ROOT / "config"
 HASS_PORT: Final = 8123  # config/configuration.yaml: http.server_port
@@ -95,17 +96,6 @@ class SignIn:
 
     user: DevUser | None
     reason: str = ""
-
-
-def say(text: str = "") -> None:
-    """Write one line to stdout at once."""
-    sys.stdout.write(f"{text}\n")
-    sys.stdout.flush()
-
-
-def _raise_interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so that clean-up runs."""
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -365,10 +355,7 @@ def reset(config_dir: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the development environment; return the exit code."""
     args = parse_args(argv)
-    # Ctrl-C even when started with SIGINT ignored (a background job of a script).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
+    interrupt_on_signals()
     config_dir: Path = args.config.resolve()
     if not (config_dir / "configuration.yaml").is_file():
         say(f"develop: {config_dir}/configuration.yaml is missing")

@@ -24,7 +24,6 @@ from .process_util import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from pathlib import Path
-    from types import TracebackType
 
 START_TIMEOUT: Final = 20.0
 STOP_TIMEOUT: Final = 10.0
@@ -181,15 +180,6 @@ class EmulatorProcess(ChildProcess):
             self.stop()
             raise
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop the emulator whatever happened."""
-        self.stop()
 
     # -- JSON API ---------------------------------------------------------------
 

@@ -34,7 +34,6 @@ from .process_util import (
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from types import TracebackType
 
 DOMAIN: Final = "dingtalk"
 START_TIMEOUT: Final = 60.0
@@ -400,15 +399,6 @@ class HassProcess(ChildProcess):
             self.stop()
             raise
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop Home Assistant whatever happened."""
-        self.stop()
 
     # -- authentication -------------------------------------------------------
 

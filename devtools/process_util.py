@@ -6,17 +6,19 @@ from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
+import signal
 import socket
 import subprocess
 import sys
 import time
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
 import urllib.error
 import urllib.parse
 import urllib.request
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from types import FrameType, TracebackType
 
 LOOPBACK: Final = "127.0.0.1"
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -276,3 +278,38 @@ class ChildProcess:
             self._log.close()
             self._log = None
         return code
+
+    def stop(self) -> int | None:
+        """Stop the process; subclasses choose the time limit."""
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Stop the process whatever happened."""
+        self.stop()
+
+
+def say(text: str = "") -> None:
+    """Write one line to stdout at once."""
+    sys.stdout.write(f"{text}\n")
+    sys.stdout.flush()
+
+
+def _raise_interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so that clean-up runs."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def interrupt_on_signals() -> None:
+    """Make Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt.
+
+    Ctrl-C works even when the script was started with SIGINT ignored (a
+    background job of a shell script).
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGHUP, _raise_interrupt)
