@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 from . import codes
+from .app_models import AppConfig, AppSettings, Group, Person
 from .clock import ManualClock, SystemClock
 from .emulator import Emulator
 from .models import RobotConfig
@@ -46,11 +47,58 @@ def load_robots_file(path: Path) -> list[RobotConfig]:
     return [RobotConfig.from_dict(robot) for robot in data]
 
 
+def parse_app(spec: str) -> AppConfig:
+    """Parse CLIENT_ID:SECRET[:ROBOT_CODE] (robotCode defaults to the client id)."""
+    client_id, _, rest = spec.partition(":")
+    secret, _, robot_code = rest.partition(":")
+    return AppConfig(client_id=client_id, client_secret=secret, robot_code=robot_code)
+
+
+def parse_user(spec: str) -> Person:
+    """Parse USER_ID:NAME[:MOBILE]."""
+    user_id, _, rest = spec.partition(":")
+    name, _, mobile = rest.partition(":")
+    return Person(user_id=user_id, name=name, mobile=mobile)
+
+
+def parse_group(spec: str, all_apps: Sequence[str]) -> Group:
+    """Parse CID:TITLE:user1,user2[:client_id,…] (no client ids: every app's robot)."""
+    parts = spec.split(":", 3)
+    if len(parts) < 3:  # noqa: PLR2004 - CID, TITLE and members are required
+        raise ValueError(f"--group {spec!r}: expected CID:TITLE:user1,user2")
+    robots = [r for r in parts[3].split(",") if r] if len(parts) > 3 else all_apps  # noqa: PLR2004
+    return Group(
+        open_conversation_id=parts[0],
+        title=parts[1],
+        members=tuple(u for u in parts[2].split(",") if u),
+        robots=tuple(robots),
+    )
+
+
+def load_apps_file(path: Path) -> tuple[list[AppConfig], list[Person], list[Group]]:
+    """Read {"apps": [...], "users": [...], "groups": [...]} (each optional)."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise TypeError('expected {"apps": [...], "users": [...], "groups": [...]}')
+    lists = [data.get(key, []) for key in ("apps", "users", "groups")]
+    if not all(
+        isinstance(v, list) and all(isinstance(i, dict) for i in v) for v in lists
+    ):
+        raise TypeError("apps, users and groups must be lists of objects")
+    apps, users, groups = lists
+    return (
+        [AppConfig.from_dict(a) for a in apps],
+        [Person.from_dict(u) for u in users],
+        [Group.from_dict(g) for g in groups],
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe the command line."""
     parser = argparse.ArgumentParser(
         prog="python -m dingtalk_emulator",
-        description="A local DingTalk custom-robot webhook for tests and demos.",
+        description="A local DingTalk (custom-robot webhook, app robots, Stream mode) "
+        "for tests and demos.",
     )
     parser.add_argument("--host", default=DEFAULT_HOST, help="default: %(default)s")
     parser.add_argument(
@@ -68,6 +116,58 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help='JSON: [{"access_token": …, "secret": …, "keywords": […], '
         '"ip_allowlist": […], "name": …, "state": …}]',
+    )
+    parser.add_argument(
+        "--app",
+        action="append",
+        default=[],
+        metavar="CLIENT_ID:SECRET[:ROBOT_CODE]",
+        help="add an enterprise app with a robot (repeatable)",
+    )
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="USER_ID:NAME[:MOBILE]",
+        help="add a person to the organisation (repeatable)",
+    )
+    parser.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="CID:TITLE:user1,user2[:client_id,…]",
+        help="add a group (repeatable); without client ids every app's robot is in it",
+    )
+    parser.add_argument(
+        "--apps-file",
+        type=Path,
+        help='JSON: {"apps": [{"client_id", "client_secret", "robot_code", "name", '
+        '"published", "permissions"}], "users": [{"user_id", "name", "mobile", '
+        '"admin"}], "groups": [{"open_conversation_id", "title", "members", '
+        '"robots"}]}',
+    )
+    parser.add_argument(
+        "--app-qps",
+        type=int,
+        default=AppSettings().qps_limit,
+        help="app API calls per app per second before HTTP 403; 0 = no limit "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ack-timeout",
+        type=float,
+        default=AppSettings().ack_timeout,
+        help="seconds before an un-ACKed Stream callback is pushed again "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--ping-interval",
+        type=float,
+        default=AppSettings().ping_interval,
+        help="seconds between Stream SYSTEM pings; 0 = none (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, help="seed of the RNG that picks a Stream connection"
     )
     parser.add_argument(
         "--print-url",
@@ -104,17 +204,39 @@ def build_parser() -> argparse.ArgumentParser:
 def build_emulator(args: argparse.Namespace) -> Emulator:
     """Create the emulator and its robots from parsed arguments."""
     clock = ManualClock(time.time()) if args.manual_clock else SystemClock()
+    settings = AppSettings(
+        qps_limit=args.app_qps or None,
+        ack_timeout=args.ack_timeout,
+        ping_interval=args.ping_interval or None,
+        seed=args.seed,
+    )
     emulator = Emulator(
         clock,
         wording=args.wording,
         token_error_code=args.token_error_code,
         rate_limit_code=args.rate_limit_code,
+        app_settings=settings,
     )
     robots = [parse_robot(spec) for spec in args.robot]
     if args.robots_file is not None:
         robots.extend(load_robots_file(args.robots_file))
     for robot in robots:
         emulator.add_robot(robot)
+    apps = [parse_app(spec) for spec in args.app]
+    users = [parse_user(spec) for spec in args.user]
+    groups: list[Group] = []
+    if args.apps_file is not None:
+        more_apps, more_users, groups = load_apps_file(args.apps_file)
+        apps += more_apps
+        users += more_users
+    for app in apps:
+        emulator.apps.add_app(app)
+    for user in users:
+        emulator.apps.add_person(user)
+    client_ids = [app.client_id for app in apps]
+    groups += [parse_group(spec, client_ids) for spec in args.group]
+    for group in groups:
+        emulator.apps.add_group(group)
     return emulator
 
 
@@ -139,9 +261,28 @@ def print_banner(
             )
         if not emulator.robots:
             lines.append("  no robots yet: use --robot or POST /api/robots")
+        lines += _app_lines(server, emulator)
         lines.append("Stop with Ctrl+C.")
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _app_lines(server: EmulatorServer, emulator: Emulator) -> list[str]:
+    """Describe the apps, people and groups for the banner (no secrets)."""
+    apps = emulator.apps
+    if not apps.apps:
+        return []
+    lines = [
+        f"  app {app.name or app.client_id} (client id {app.client_id}, robotCode "
+        f"{app.robot_code}{'' if app.published else ', unpublished'})"
+        for app in apps.apps
+    ]
+    lines.append(
+        f"  app APIs (api. and oapi.dingtalk.com): {server.base_url}; Stream: "
+        f"{server.base_url}/v1.0/gateway/connections/open; "
+        f"{len(apps.people)} user(s), {len(apps.groups)} group(s)"
+    )
+    return lines
 
 
 async def run(
@@ -172,6 +313,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         emulator = build_emulator(args)
+    except KeyError as err:  # an unknown person or app in a group
+        parser.error(str(err.args[0]))
     except (OSError, TypeError, ValueError) as err:
         parser.error(str(err))
     return asyncio.run(run(args, emulator))

@@ -9,6 +9,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from . import checks, codes, rules
+from .app_models import AppSettings
+from .apps import AppRobots
 from .clock import Clock, ManualClock, SystemClock
 from .models import (
     DeliveredMessage,
@@ -22,6 +24,7 @@ from .models import (
     RobotState,
     SendResult,
 )
+from .stream import StreamHub
 
 if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
@@ -99,7 +102,7 @@ class _Outcome:
 
 
 class Emulator:
-    """An in-memory DingTalk custom-robot service (see docs/architecture.md §2)."""
+    """An in-memory DingTalk: custom robots, app robots, Stream (docs §2)."""
 
     def __init__(  # noqa: PLR0913 - every knob is a documented DingTalk parameter
         self,
@@ -115,6 +118,7 @@ class Emulator:
         dedupe_retention: float = rules.DEDUPE_RETENTION_SECONDS,
         max_body_bytes: int = rules.MAX_BODY_BYTES,
         history_limit: int = rules.HISTORY_LIMIT,
+        app_settings: AppSettings | None = None,
     ) -> None:
         """Create an emulator with no robots; the defaults are DingTalk's limits."""
         if token_error_code not in codes.TOKEN_ERRORS:
@@ -142,6 +146,12 @@ class Emulator:
         self._request_seq = 0
         self._message_seq = 0
         self._listeners: list[Listener] = []
+        #: The enterprise app side: apps, people, groups, their APIs' state.
+        self.apps = AppRobots(
+            self._clock, app_settings or AppSettings(), self._emit, history_limit
+        )
+        #: The Stream gateway of the apps.
+        self.stream = StreamHub(self.apps)
 
     # -- configuration -------------------------------------------------------------
 
@@ -227,11 +237,14 @@ class Emulator:
 
     def reset(self) -> None:
         """Forget requests, messages, rate windows, throttles, msgUuids and faults."""
-        # Robots and their states stay as they are.
+        # Robots and their states stay as they are; so do apps, people, groups,
+        # valid access tokens and open Stream connections.
         self._requests.clear()
         self._messages.clear()
         for robot in self._robots.values():
             robot.clear()
+        self.apps.reset()
+        self.stream.reset()
         self._emit(Event(EventKind.RESET))
 
     # -- history ----------------------------------------------------------------------

@@ -8,9 +8,12 @@ from enum import StrEnum
 import hashlib
 import ipaddress
 import math
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from . import codes, rules
+
+if TYPE_CHECKING:
+    from .app_models import AppMessage, AppRequest, ChatMessage
 
 MENTION_IGNORED: Final = "mention_ignored"
 
@@ -299,6 +302,9 @@ class EventKind(StrEnum):
     ROBOTS = "robots"  # a robot was added, removed or changed state; faults changed
     RESET = "reset"
     CLOCK = "clock"
+    APPS = "apps"  # an app, person or group was added or changed; app faults
+    APP_ENTRY = "app_entry"  # a robot message or a person's message in a conversation
+    APP_REQUEST = "app_request"  # a call to an app API
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,3 +314,5 @@ class Event:
     kind: EventKind
     request: RecordedRequest | None = None
     message: DeliveredMessage | None = None
+    entry: AppMessage | ChatMessage | None = None
+    app_request: AppRequest | None = None

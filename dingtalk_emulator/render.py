@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 import html
-from importlib import resources
 import re
 from typing import TYPE_CHECKING, Final
 
@@ -69,10 +68,17 @@ def _mention_regex(names: Iterable[str], *, at_all: bool) -> re.Pattern[str] | N
 class _Inline:
     """Renders inline markdown in already-escaped text, stashing finished HTML."""
 
-    def __init__(self, mentions: re.Pattern[str] | None, *, markdown: bool) -> None:
-        """Remember which @mentions ring and whether to apply markdown."""
+    def __init__(
+        self,
+        mentions: re.Pattern[str] | None,
+        *,
+        markdown: bool,
+        image_url: Callable[[str], str | None] = safe_url,
+    ) -> None:
+        """Remember which @mentions ring, whether to apply markdown, image URLs."""
         self._mentions = mentions
         self._markdown = markdown
+        self._image_url = image_url
         self._slots: list[str] = []
 
     def _stash(self, fragment: str) -> str:
@@ -82,7 +88,7 @@ class _Inline:
 
     def _image(self, match: re.Match[str]) -> str:
         """Render ![alt](url)."""
-        alt, url = match.group(1), safe_url(match.group(2))
+        alt, url = match.group(1), self._image_url(match.group(2))
         if url is None:
             return self._stash(f'<span class="blocked">[image: {alt}]</span>')
         return self._stash(
@@ -182,13 +188,19 @@ def _lines(text: str) -> list[str]:
 
 
 def render_markdown(
-    text: str, *, rang: Iterable[str] = (), at_all: bool = False
+    text: str,
+    *,
+    rang: Iterable[str] = (),
+    at_all: bool = False,
+    image_url: Callable[[str], str | None] = safe_url,
 ) -> str:
     """Render DingTalk's markdown subset to HTML, highlighting ringing @mentions."""
     # Headings, blockquotes, bold, italic, links, images, ordered and unordered lists.
     # A single newline is a line break and a blank line ends a paragraph (UNCONFIRMED:
-    # DingTalk's exact line-break rules).
-    blocks = _Blocks(_Inline(_mention_regex(rang, at_all=at_all), markdown=True))
+    # DingTalk's exact line-break rules). image_url turns an image reference into an
+    # escaped src (or None: blocked); app robots may use media_ids there.
+    mentions = _mention_regex(rang, at_all=at_all)
+    blocks = _Blocks(_Inline(mentions, markdown=True, image_url=image_url))
     for line in _lines(text):
         blocks.line(line)
     return blocks.html()
@@ -200,7 +212,7 @@ def render_text(text: str, *, rang: Iterable[str] = (), at_all: bool = False) ->
     return "<br>".join(inline.render(line) for line in _lines(text))
 
 
-def _get(obj: object, key: str) -> str:
+def text_of(obj: object, key: str) -> str:
     """Return ``obj[key]`` as a string ("" when absent)."""
     if isinstance(obj, Mapping):
         value = obj.get(key)
@@ -208,7 +220,7 @@ def _get(obj: object, key: str) -> str:
     return ""
 
 
-def _anchor(url: str, inner: str, css: str) -> str:
+def anchor(url: str, inner: str, css: str) -> str:
     """Wrap ``inner`` in a link when the URL is safe, else in a div."""
     href = safe_url(url)
     if href is None:
@@ -219,7 +231,7 @@ def _anchor(url: str, inner: str, css: str) -> str:
     )
 
 
-def _picture(url: str, css: str) -> str:
+def picture(url: str, css: str) -> str:
     """Return an <img> for a safe picture URL, or nothing."""
     src = safe_url(url)
     if src is None:
@@ -232,16 +244,18 @@ def _picture(url: str, css: str) -> str:
 
 def _body_text(message: DeliveredMessage) -> str:
     """Render a text message."""
-    content = _get(message.payload.get("text"), "content")
+    content = text_of(message.payload.get("text"), "content")
     return render_text(content, rang=message.rang, at_all=message.at_all)
 
 
 def _body_markdown(message: DeliveredMessage) -> str:
     """Render a markdown message (the title only shows in notifications)."""
     body = message.payload.get("markdown")
-    text = render_markdown(_get(body, "text"), rang=message.rang, at_all=message.at_all)
+    text = render_markdown(
+        text_of(body, "text"), rang=message.rang, at_all=message.at_all
+    )
     return (
-        f'<div class="note">title: {esc(_get(body, "title"))}</div>'
+        f'<div class="note">title: {esc(text_of(body, "title"))}</div>'
         f'<div class="markdown">{text}</div>'
     )
 
@@ -250,28 +264,30 @@ def _body_link(message: DeliveredMessage) -> str:
     """Render a link card."""
     body = message.payload.get("link")
     inner = (
-        f'<div class="card-title">{esc(_get(body, "title"))}</div>'
-        f'<div class="card-row"><p>{esc(_get(body, "text"))}</p>'
-        f"{_picture(_get(body, 'picUrl'), 'thumb')}</div>"
+        f'<div class="card-title">{esc(text_of(body, "title"))}</div>'
+        f'<div class="card-row"><p>{esc(text_of(body, "text"))}</p>'
+        f"{picture(text_of(body, 'picUrl'), 'thumb')}</div>"
     )
-    return _anchor(_get(body, "messageUrl"), inner, "link-card")
+    return anchor(text_of(body, "messageUrl"), inner, "link-card")
 
 
 def _body_action_card(message: DeliveredMessage) -> str:
     """Render an action card with its buttons."""
     body = message.payload.get("actionCard")
-    text = render_markdown(_get(body, "text"), rang=message.rang, at_all=message.at_all)
-    if _get(body, "singleTitle") and _get(body, "singleURL"):
-        pairs = [(_get(body, "singleTitle"), _get(body, "singleURL"))]
+    text = render_markdown(
+        text_of(body, "text"), rang=message.rang, at_all=message.at_all
+    )
+    if text_of(body, "singleTitle") and text_of(body, "singleURL"):
+        pairs = [(text_of(body, "singleTitle"), text_of(body, "singleURL"))]
     else:
         raw = body.get("btns") if isinstance(body, Mapping) else None
         buttons = raw if isinstance(raw, list) else []
-        pairs = [(_get(b, "title"), _get(b, "actionURL")) for b in buttons]
-    horizontal = _get(body, "btnOrientation") == "1"
+        pairs = [(text_of(b, "title"), text_of(b, "actionURL")) for b in buttons]
+    horizontal = text_of(body, "btnOrientation") == "1"
     orientation = "horizontal" if horizontal else "vertical"
-    rendered = "".join(_anchor(url, esc(title), "btn") for title, url in pairs)
+    rendered = "".join(anchor(url, esc(title), "btn") for title, url in pairs)
     return (
-        f'<div class="note">title: {esc(_get(body, "title"))}</div>'
+        f'<div class="note">title: {esc(text_of(body, "title"))}</div>'
         f'<div class="markdown">{text}</div>'
         f'<div class="btns {orientation}">{rendered}</div>'
     )
@@ -286,14 +302,14 @@ def _body_feed_card(message: DeliveredMessage) -> str:
     for index, link in enumerate(links):
         css = "feed-first" if index == 0 else "feed-item"
         inner = (
-            f"{_picture(_get(link, 'picURL'), 'feed-pic')}"
-            f'<span class="feed-title">{esc(_get(link, "title"))}</span>'
+            f"{picture(text_of(link, 'picURL'), 'feed-pic')}"
+            f'<span class="feed-title">{esc(text_of(link, "title"))}</span>'
         )
-        items.append(_anchor(_get(link, "messageURL"), inner, css))
+        items.append(anchor(text_of(link, "messageURL"), inner, css))
     return f'<div class="feed">{"".join(items)}</div>'
 
 
-_BODIES: Final[Mapping[str, Callable[[DeliveredMessage], str]]] = {
+BODIES: Final[Mapping[str, Callable[[DeliveredMessage], str]]] = {
     "text": _body_text,
     "markdown": _body_markdown,
     "link": _body_link,
@@ -302,7 +318,7 @@ _BODIES: Final[Mapping[str, Callable[[DeliveredMessage], str]]] = {
 }
 
 
-def _when(at: float) -> str:
+def when(at: float) -> str:
     """Format clock seconds as UTC date and time."""
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -327,10 +343,10 @@ def render_message(message: DeliveredMessage) -> str:
     uuid = (
         f" · msgUuid <code>{esc(message.msg_uuid)}</code>" if message.msg_uuid else ""
     )
-    body = _BODIES[message.msgtype](message)
+    body = BODIES[message.msgtype](message)
     return (
         f'<div class="msg" id="msg-{message.seq}" data-type="{esc(message.msgtype)}">'
-        f'<div class="meta">#{message.seq} · {_when(message.at)} · '
+        f'<div class="meta">#{message.seq} · {when(message.at)} · '
         f"{esc(message.msgtype)}{uuid}</div>"
         f'<div class="bubble {esc(message.msgtype)}">{body}</div>'
         f'<div class="mentions">{"".join(chips)}</div>{notices}</div>'
@@ -355,7 +371,7 @@ def render_request_row(record: RecordedRequest) -> str:
     code = "" if record.errcode is None else str(record.errcode)
     return (
         f'<tr class="{"err" if failed else "ok"}" id="req-{record.seq}">'
-        f"<td>{record.seq}</td><td>{_when(record.at)}</td><td>{esc(robot)}</td>"
+        f"<td>{record.seq}</td><td>{when(record.at)}</td><td>{esc(robot)}</td>"
         f"<td>{status}</td><td>{esc(code)}</td><td>{esc(record.errmsg)}</td>"
         f"<td>{signature}</td><td>{esc(' '.join(flags))}</td>"
         f"<td><details><summary>{len(record.body)} B</summary>"
@@ -363,7 +379,7 @@ def render_request_row(record: RecordedRequest) -> str:
     )
 
 
-def _robot_section(emulator: Emulator, robot: RobotConfig) -> str:
+def robot_section(emulator: Emulator, robot: RobotConfig) -> str:
     """Render one robot's group chat."""
     rid = robot_id(robot.access_token)
     messages = emulator.delivered(robot.access_token)[-PAGE_MESSAGES:]
@@ -371,7 +387,7 @@ def _robot_section(emulator: Emulator, robot: RobotConfig) -> str:
     until = emulator.throttled_until(robot.access_token)
     if until is not None:
         badges.append(
-            f'<span class="badge throttled">throttled until {_when(until)}</span>'
+            f'<span class="badge throttled">throttled until {when(until)}</span>'
         )
     security = []
     if robot.secret is not None:
@@ -387,34 +403,4 @@ def _robot_section(emulator: Emulator, robot: RobotConfig) -> str:
         f'<div class="security">{esc(" · ".join(security) or "no security")}</div>'
         f'<div class="messages" id="messages-{rid}">'
         f"{''.join(render_message(m) for m in messages)}</div></section>"
-    )
-
-
-_STATIC: Final = resources.files(__package__) / "static"
-_CSS: Final = (_STATIC / "page.css").read_text(encoding="utf-8")
-_JS: Final = (_STATIC / "page.js").read_text(encoding="utf-8")
-
-
-def render_page(emulator: Emulator) -> str:
-    """Render the whole page: every robot's group chat and the request log."""
-    chats = "".join(_robot_section(emulator, robot) for robot in emulator.robots)
-    if not chats:
-        chats = '<p class="empty">No robots yet: add one with POST /api/robots.</p>'
-    rows = "".join(
-        render_request_row(r) for r in reversed(emulator.requests[-PAGE_REQUESTS:])
-    )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        "<title>DingTalk emulator</title>"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<style>{_CSS}</style></head><body>"
-        '<header><h1>DingTalk emulator</h1><span id="live">loading…</span>'
-        f"<span>wording: {esc(emulator.wording.value)}</span></header>"
-        f'<main><section class="chats">{chats}</section>'
-        '<section class="log"><h2>Requests (newest first)</h2><table><thead><tr>'
-        "<th>#</th><th>time (UTC)</th><th>robot</th><th>HTTP</th><th>errcode</th>"
-        "<th>errmsg</th><th>sign</th><th>flags</th><th>body</th></tr></thead>"
-        f'<tbody id="requests" data-max-rows="{PAGE_REQUESTS}">{rows}</tbody>'
-        "</table></section></main>"
-        f"<script>{_JS}</script></body></html>"
     )

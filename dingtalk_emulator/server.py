@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 from contextlib import asynccontextmanager
-import functools
 import http
-import json
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
-from . import checks, rules
+from . import app_admin, app_server, checks, rules, stream_server
+from .app_admin import EMULATOR
+from .app_render import app_sse_data
 from .clock import ManualClock
-from .emulator import Emulator
 from .models import Event, EventKind, Fault, FaultKind, RobotConfig, RobotState
-from .render import render_message, render_page, render_request_row
+from .page import render_page
+from .render import render_message, render_request_row
 from .serialize import fault_json, message_json, request_json, robot_json
+from .web_util import (
+    ApiError,
+    api,
+    drop_connection,
+    dumps,
+    html_page,
+    int_param,
+    json_response,
+    read_limited,
+    read_object,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from .apps import AppRobots
+    from .emulator import Emulator
 
 #: Seconds a shutdown waits for requests still being handled.
 SHUTDOWN_TIMEOUT: Final = 2.0
@@ -27,29 +43,20 @@ SHUTDOWN_TIMEOUT: Final = 2.0
 SSE_QUEUE_SIZE: Final = 1000
 #: Seconds between SSE keep-alive comments.
 SSE_KEEPALIVE: Final = 15.0
-NON_JSON_BODY: Final = (
-    "<html><head><title>502 Bad Gateway</title></head>"
-    "<body><center><h1>502 Bad Gateway</h1></center></body></html>"
-)
 PAGE_SECURITY_POLICY: Final = (
-    "default-src 'none'; img-src http: https: data:; style-src 'unsafe-inline'; "
+    "default-src 'none'; img-src 'self' http: https: data:; "
+    "style-src 'unsafe-inline'; "
     "script-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; "
     "form-action 'none'"
 )
-
-type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _dumps(value: object) -> str:
-    """Serialise JSON compactly, keeping Chinese text readable."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class _Hub:
     """Fans emulator events out to SSE clients; wakes DELAY faults at shutdown."""
 
-    def __init__(self) -> None:
-        """Start with no clients."""
+    def __init__(self, apps: AppRobots | None = None) -> None:
+        """Start with no clients; ``apps`` renders the app side's events."""
+        self._apps = apps
         self._queues: set[asyncio.Queue[bytes | None]] = set()
         self._closing = asyncio.Event()
 
@@ -57,7 +64,7 @@ class _Hub:
         """Render an event once and queue it for every client."""
         if not self._queues:
             return
-        frame = _sse_frame(event)
+        frame = _sse_frame(event, self._apps)
         for queue in tuple(self._queues):
             if queue.full():  # a client that stopped reading: cut it off
                 self._queues.discard(queue)
@@ -93,7 +100,7 @@ class _Hub:
             await asyncio.wait_for(self._closing.wait(), timeout=seconds)
 
 
-def _sse_frame(event: Event) -> bytes:
+def _sse_frame(event: Event, apps: AppRobots | None = None) -> bytes:
     """Return an event as one Server-Sent Events frame."""
     if event.kind is EventKind.DELIVERED and event.message is not None:
         message = event.message
@@ -105,12 +112,13 @@ def _sse_frame(event: Event) -> bytes:
         name = "request"
         data = request_json(event.request)
         data["html"] = render_request_row(event.request)
+    elif apps is not None and (app_event := app_sse_data(apps, event)) is not None:
+        name, data = app_event
     else:
         name, data = "reload", {"kind": event.kind.value}
-    return f"event: {name}\ndata: {_dumps(data)}\n\n".encode()
+    return f"event: {name}\ndata: {dumps(data)}\n\n".encode()
 
 
-EMULATOR: Final = web.AppKey("emulator", Emulator)
 HUB: Final = web.AppKey("hub", _Hub)
 
 
@@ -151,44 +159,55 @@ async def serve(
         site = web.TCPSite(runner, host, port)
         await site.start()
         bound_host, bound_port = runner.addresses[0][:2]
-        yield EmulatorServer(emulator, str(bound_host), int(bound_port))
+        server = EmulatorServer(emulator, str(bound_host), int(bound_port))
+        emulator.apps.base_url = server.base_url  # sessionWebhook URLs
+        yield server
     finally:
         await runner.cleanup()
 
 
 def create_app(emulator: Emulator) -> web.Application:
     """Build the aiohttp application for ``emulator``."""
-    app = web.Application(client_max_size=rules.MAX_HTTP_BODY_BYTES)
-    hub = _Hub()
+    # /robot/send and the app APIs limit their bodies themselves; uploads are larger.
+    app = web.Application(client_max_size=rules.MAX_UPLOAD_HTTP_BYTES)
+    hub = _Hub(emulator.apps)
     app[EMULATOR] = emulator
     app[HUB] = hub
+    app[app_server.APPS] = emulator.apps
+    app[app_server.SLEEPER] = hub
+    app[stream_server.STREAM] = emulator.stream
 
     async def cleanup_ctx(_app: web.Application) -> AsyncIterator[None]:
-        """Follow the emulator's events while the app runs."""
+        """Follow the emulator's events and run Stream timers while the app runs."""
         unsubscribe = emulator.subscribe(hub.publish)
+        emulator.stream.attach(asyncio.get_running_loop())
         yield
         unsubscribe()
 
     async def on_shutdown(_app: web.Application) -> None:
-        """End SSE streams and DELAY faults so that shutdown is quick."""
+        """End SSE streams, DELAY faults and Stream connections: a quick shutdown."""
         hub.close()
+        emulator.stream.detach()
 
     app.cleanup_ctx.append(cleanup_ctx)
     app.on_shutdown.append(on_shutdown)
     app.router.add_post("/robot/send", _send)
     app.router.add_get("/", _page)
-    app.router.add_get("/api/robots", _api(_list_robots))
-    app.router.add_post("/api/robots", _api(_add_robot))
-    app.router.add_delete("/api/robots/{token}", _api(_remove_robot))
-    app.router.add_post("/api/robots/{token}/state", _api(_set_state))
-    app.router.add_post("/api/robots/{token}/faults", _api(_add_fault))
-    app.router.add_delete("/api/robots/{token}/faults", _api(_clear_faults))
-    app.router.add_get("/api/requests", _api(_requests))
-    app.router.add_get("/api/messages", _api(_messages))
-    app.router.add_post("/api/reset", _api(_reset))
-    app.router.add_get("/api/clock", _api(_clock))
-    app.router.add_post("/api/clock/advance", _api(_advance_clock))
+    app.router.add_get("/api/robots", api(_list_robots))
+    app.router.add_post("/api/robots", api(_add_robot))
+    app.router.add_delete("/api/robots/{token}", api(_remove_robot))
+    app.router.add_post("/api/robots/{token}/state", api(_set_state))
+    app.router.add_post("/api/robots/{token}/faults", api(_add_fault))
+    app.router.add_delete("/api/robots/{token}/faults", api(_clear_faults))
+    app.router.add_get("/api/requests", api(_requests))
+    app.router.add_get("/api/messages", api(_messages))
+    app.router.add_post("/api/reset", api(_reset))
+    app.router.add_get("/api/clock", api(_clock))
+    app.router.add_post("/api/clock/advance", api(_advance_clock))
     app.router.add_get("/api/events", _events)
+    app_server.add_routes(app)
+    stream_server.add_routes(app)
+    app_admin.add_routes(app)
     return app
 
 
@@ -200,7 +219,7 @@ async def _send(request: web.Request) -> web.StreamResponse:
     emulator = request.app[EMULATOR]
     hub = request.app[HUB]
     raw_query = request.raw_path.partition("?")[2]
-    body = await request.read()
+    body = await read_limited(request, rules.MAX_HTTP_BODY_BYTES)
     token = checks.parse_query(raw_query).get("access_token") or None
     fault = emulator.take_fault(token)
     delay_first = fault is not None and fault.kind is FaultKind.DELAY
@@ -215,7 +234,7 @@ async def _send(request: web.Request) -> web.StreamResponse:
         fault=fault,
     )
     if fault is None:
-        return web.json_response(result.response, dumps=_dumps)
+        return web.json_response(result.response, dumps=dumps)
     if fault.kind is FaultKind.DELAY and fault.after_delivery:
         await hub.sleep(fault.delay)
     return _faulty_reply(request, fault, result.response)
@@ -226,9 +245,7 @@ def _faulty_reply(
 ) -> web.StreamResponse:
     """Shape the HTTP reply of a request that met a fault."""
     if fault.kind is FaultKind.DROP:
-        if request.transport is not None:
-            request.transport.close()
-        return web.Response()  # never reaches the client: the connection is gone
+        return drop_connection(request)
     if fault.kind is FaultKind.HTTP_5XX:
         try:
             reason = http.HTTPStatus(fault.status).phrase
@@ -236,8 +253,8 @@ def _faulty_reply(
             reason = "Server Error"
         return web.Response(status=fault.status, text=f"{fault.status} {reason}")
     if fault.kind is FaultKind.NON_JSON:
-        return web.Response(text=NON_JSON_BODY, content_type="text/html")
-    return web.json_response(answer, dumps=_dumps)  # BUSY, RATE, DELAY
+        return html_page()
+    return web.json_response(answer, dumps=dumps)  # BUSY, RATE, DELAY
 
 
 # -- the page and events -------------------------------------------------------------
@@ -287,63 +304,20 @@ async def _events(request: web.Request) -> web.StreamResponse:
 # -- the JSON API --------------------------------------------------------------------
 
 
-class _ApiError(Exception):
-    """An error answered as {"error": …} with an HTTP status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        """Remember the status and the message."""
-        super().__init__(message)
-        self.status = status
-
-
-def _api(handler: Handler) -> Handler:
-    """Answer bad input with 400, unknown robots with 404, as JSON."""
-
-    @functools.wraps(handler)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
-        """Call the handler and turn its errors into JSON answers."""
-        try:
-            return await handler(request)
-        except _ApiError as err:
-            return _json({"error": str(err)}, status=err.status)
-        except KeyError as err:
-            return _json({"error": str(err.args[0])}, status=404)
-        except (TypeError, ValueError) as err:
-            return _json({"error": str(err)}, status=400)
-
-    return wrapper
-
-
-def _json(value: object, status: int = 200) -> web.Response:
-    """Return a JSON answer."""
-    return web.json_response(value, status=status, dumps=_dumps)
-
-
-async def _body(request: web.Request) -> dict[str, object]:
-    """Return the request body as a JSON object (400 otherwise)."""
-    try:
-        value = json.loads(await request.read() or b"{}")
-    except ValueError:
-        raise _ApiError(400, "the body must be a JSON object") from None
-    if not isinstance(value, dict):
-        raise _ApiError(400, "the body must be a JSON object")
-    return value
-
-
 async def _list_robots(request: web.Request) -> web.StreamResponse:
     """GET /api/robots."""
     emulator = request.app[EMULATOR]
-    return _json({"robots": [robot_json(emulator, r) for r in emulator.robots]})
+    return json_response({"robots": [robot_json(emulator, r) for r in emulator.robots]})
 
 
 async def _add_robot(request: web.Request) -> web.StreamResponse:
     """POST /api/robots: add a robot (RobotConfig fields as JSON)."""
     emulator = request.app[EMULATOR]
-    robot = emulator.add_robot(RobotConfig.from_dict(await _body(request)))
+    robot = emulator.add_robot(RobotConfig.from_dict(await read_object(request)))
     webhook = request.url.with_path("/robot/send").with_query(
         access_token=robot.access_token
     )
-    return _json(
+    return json_response(
         {"robot": robot_json(emulator, robot), "webhook_url": str(webhook)},
         status=201,
     )
@@ -354,18 +328,18 @@ async def _remove_robot(request: web.Request) -> web.StreamResponse:
     emulator = request.app[EMULATOR]
     robot = emulator.robot(request.match_info["token"])
     emulator.remove_robot(robot.access_token)
-    return _json({"removed": robot.fingerprint})
+    return json_response({"removed": robot.fingerprint})
 
 
 async def _set_state(request: web.Request) -> web.StreamResponse:
     """POST /api/robots/{token}/state {"state": "disabled"|"removed"|…}."""
     emulator = request.app[EMULATOR]
     token = request.match_info["token"]
-    state = (await _body(request)).get("state")
+    state = (await read_object(request)).get("state")
     if not isinstance(state, str):
-        raise _ApiError(400, "state must be a string")
+        raise ApiError(400, "state must be a string")
     emulator.set_robot_state(token, RobotState(state))
-    return _json({"robot": robot_json(emulator, emulator.robot(token))})
+    return json_response({"robot": robot_json(emulator, emulator.robot(token))})
 
 
 async def _add_fault(request: web.Request) -> web.StreamResponse:
@@ -373,67 +347,56 @@ async def _add_fault(request: web.Request) -> web.StreamResponse:
     emulator = request.app[EMULATOR]
     token = request.match_info["token"]
     emulator.robot(token)  # 404 before 400
-    emulator.inject_fault(token, Fault.from_dict(await _body(request)))
+    emulator.inject_fault(token, Fault.from_dict(await read_object(request)))
     faults = [fault_json(fault) for fault in emulator.pending_faults(token)]
-    return _json({"faults": faults}, status=201)
+    return json_response({"faults": faults}, status=201)
 
 
 async def _clear_faults(request: web.Request) -> web.StreamResponse:
     """DELETE /api/robots/{token}/faults: drop pending faults."""
     request.app[EMULATOR].clear_faults(request.match_info["token"])
-    return _json({"faults": []})
-
-
-def _int_param(request: web.Request, name: str) -> int | None:
-    """Return an integer query parameter, if given."""
-    value = request.query.get(name)
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise _ApiError(400, f"{name} must be an integer") from None
+    return json_response({"faults": []})
 
 
 async def _requests(request: web.Request) -> web.StreamResponse:
     """GET /api/requests[?token=&since=SEQ&limit=N]: the request log, oldest first."""
     records = request.app[EMULATOR].requests
     token = request.query.get("token")
-    since = _int_param(request, "since")
-    limit = _int_param(request, "limit")
+    since = int_param(request, "since")
+    limit = int_param(request, "limit")
     if token is not None:
         records = [r for r in records if r.token == token]
     if since is not None:
         records = [r for r in records if r.seq > since]
     if limit is not None:
         records = records[-limit:] if limit > 0 else []
-    return _json({"requests": [request_json(r) for r in records]})
+    return json_response({"requests": [request_json(r) for r in records]})
 
 
 async def _messages(request: web.Request) -> web.StreamResponse:
     """GET /api/messages[?token=]: delivered messages, oldest first."""
     messages = request.app[EMULATOR].delivered(request.query.get("token"))
-    return _json({"messages": [message_json(m) for m in messages]})
+    return json_response({"messages": [message_json(m) for m in messages]})
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:
     """POST /api/reset: forget history, rate state, msgUuids and faults."""
     request.app[EMULATOR].reset()
-    return _json({"ok": True})
+    return json_response({"ok": True})
 
 
 async def _clock(request: web.Request) -> web.StreamResponse:
     """GET /api/clock: the emulator's time and whether it is manual."""
     clock = request.app[EMULATOR].clock
-    return _json({"now": clock.now(), "manual": isinstance(clock, ManualClock)})
+    return json_response({"now": clock.now(), "manual": isinstance(clock, ManualClock)})
 
 
 async def _advance_clock(request: web.Request) -> web.StreamResponse:
     """POST /api/clock/advance {"seconds": N}: move a manual clock forward."""
     emulator = request.app[EMULATOR]
     if not isinstance(emulator.clock, ManualClock):
-        raise _ApiError(409, "the emulator's clock is not manual")
-    seconds = (await _body(request)).get("seconds")
+        raise ApiError(409, "the emulator's clock is not manual")
+    seconds = (await read_object(request)).get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise _ApiError(400, "seconds must be a number")
-    return _json({"now": emulator.advance_clock(seconds)})
+        raise ApiError(400, "seconds must be a number")
+    return json_response({"now": emulator.advance_clock(seconds)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -12,7 +13,40 @@ from urllib.parse import quote_plus
 from dingtalk_emulator.testing import TEST_SECRET
 
 if TYPE_CHECKING:
+    import aiohttp
+    import pytest
+
     from dingtalk_emulator import Emulator, EmulatorServer, SendResult
+
+#: Proxy variables `requests`-based clients (the SDKs, DingtalkChatbot) would honour.
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
+def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make sure `requests` talks to 127.0.0.1 directly."""
+    for variable in PROXY_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+async def sse_frame(response: aiohttp.ClientResponse) -> tuple[str, dict[str, object]]:
+    """Read one SSE frame (skipping comments); return its event name and data."""
+    name, data = "", ""
+    while True:
+        line = (await asyncio.wait_for(response.content.readline(), 5)).decode()
+        if line in {"\n", ""} and name:
+            return name, json.loads(data)
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ").strip()
+        elif line.startswith("data: "):
+            data = line.removeprefix("data: ").strip()
 
 
 def raw_sign(secret: str, timestamp_ms: int | str) -> str:

@@ -21,7 +21,7 @@ from dingtalk_emulator import (
 )
 from dingtalk_emulator.testing import TEST_SECRET, TEST_TOKEN, TEST_TOKENS
 
-from .helpers import signed_url, text
+from .helpers import signed_url, sse_frame, text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -431,19 +431,6 @@ async def test_clock_not_manual(
 # -- Server-Sent Events -----------------------------------------------------------
 
 
-async def _frame(response: aiohttp.ClientResponse) -> tuple[str, dict[str, object]]:
-    """Read one SSE frame (skipping comments); return its event name and data."""
-    name, data = "", ""
-    while True:
-        line = (await asyncio.wait_for(response.content.readline(), 5)).decode()
-        if line in {"\n", ""} and name:
-            return name, json.loads(data)
-        if line.startswith("event: "):
-            name = line.removeprefix("event: ").strip()
-        elif line.startswith("data: "):
-            data = line.removeprefix("data: ").strip()
-
-
 async def test_events_stream(
     emulator: Emulator,
     emulator_server: EmulatorServer,
@@ -461,21 +448,21 @@ async def test_events_stream(
             signed_url(emulator_server, TEST_TOKEN, now=manual_clock.now()),
             text("hello @alice", at={"atUserIds": ["alice"]}),
         )
-        name, delivered = await _frame(events)
+        name, delivered = await sse_frame(events)
         assert name == "delivered"
         assert delivered["robot_id"] == robot_id(TEST_TOKEN)
         assert delivered["rang"] == ["alice"]
         assert '<span class="mention rang">@alice</span>' in str(delivered["html"])
-        name, request = await _frame(events)
+        name, request = await sse_frame(events)
         assert name == "request"
         assert request["errcode"] == 0
         assert str(request["html"]).startswith('<tr class="ok" id="req-1">')
         assert TEST_TOKEN not in json.dumps(request)
         emulator.reset()
-        assert await _frame(events) == ("reload", {"kind": "reset"})
+        assert await sse_frame(events) == ("reload", {"kind": "reset"})
         manual_clock.advance(0)
         emulator.advance_clock(1)
-        assert await _frame(events) == ("reload", {"kind": "clock"})
+        assert await sse_frame(events) == ("reload", {"kind": "clock"})
 
 
 async def test_events_end_when_the_server_stops(

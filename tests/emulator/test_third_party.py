@@ -21,19 +21,12 @@ import pytest
 from dingtalk_emulator import Emulator, ManualClock, RobotConfig
 from dingtalk_emulator.testing import TEST_SECRET, TEST_TOKEN
 
+from .helpers import no_proxies
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from dingtalk_emulator import EmulatorServer
-
-PROXY_VARIABLES = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-)
 
 
 @pytest.fixture
@@ -53,9 +46,7 @@ async def server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[EmulatorServer]:
     """Serve the emulator; make sure `requests` does not use a proxy."""
-    for variable in PROXY_VARIABLES:
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    no_proxies(monkeypatch)
     async with real_time_emulator.serve() as running:
         yield running
 
