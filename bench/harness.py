@@ -3,10 +3,10 @@
 Benchmark-only patches (never a user option), applied while ``home_assistant()`` is
 open and undone when it closes:
 
-- ``custom_components.dingtalk.Outbox`` is replaced by a subclass that turns pacing
-  off (``pace=False``, for the overhead and CPU figures) and/or hands the outbox the
-  virtual clock and sleep (for the rate-limit burst and the queue figures). The
-  integration offers no way to pass outbox tuning through a config entry.
+- the outboxes' settings (``hass.data[DATA_SETTINGS]``, the one settings object of
+  every outbox) turn pacing off (``pace=False``, for the overhead and CPU figures)
+  and/or hand the outboxes the virtual clock and sleep (for the rate-limit burst and
+  the queue figures), and put the durable queue in the benchmark's folder.
 - ``custom_components.dingtalk.DingTalkClient`` gets the virtual clock for its
   signatures when virtual time is used, so that one clock rules every timestamp.
 - Home Assistant's DNS resolver factory returns aiohttp's threaded resolver instead
@@ -17,9 +17,10 @@ open and undone when it closes:
 from __future__ import annotations
 
 from contextlib import ExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 import logging
+from pathlib import Path
 import tempfile
 import time
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -42,13 +43,12 @@ from custom_components.dingtalk.const import (
     CONF_WEBHOOK,
     DOMAIN,
 )
-from custom_components.dingtalk.outbox import Outbox
+from custom_components.dingtalk.outbox import DATA_SETTINGS, Outbox, OutboxSettings
 
 from .robots import JSON_HEADERS, SECRET, TOKENS, robot_title, signed_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
-    from pathlib import Path
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
@@ -84,26 +84,22 @@ class OutboxTuning:
 
     pace: bool = True
     virtual: VirtualTime | None = None
-    created: list[Outbox] = field(default_factory=list)
+    combine: bool = False
+    """Off by default: the figures compare pacing itself; a variant turns it on."""
 
-
-def bench_outbox_class(tuning: OutboxTuning) -> type[Outbox]:
-    """Return an Outbox subclass that applies ``tuning`` and records its instances."""
-
-    class BenchOutbox(Outbox):
-        """The integration's Outbox with benchmark tuning."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - forwards Outbox's arguments
-            """Add the tuning to the integration's arguments."""
-            kwargs["pace"] = tuning.pace
-            if (virtual := tuning.virtual) is not None:
-                kwargs["clock"] = virtual.now
-                kwargs["wall_clock"] = virtual.now
-                kwargs["sleep"] = virtual.sleeper(self)
-            super().__init__(*args, **kwargs)
-            tuning.created.append(self)
-
-    return BenchOutbox
+    def settings(self, database: str) -> OutboxSettings:
+        """Return the outboxes' settings for this tuning."""
+        settings = OutboxSettings(
+            pace=self.pace, combine=self.combine, database=database
+        )
+        if (virtual := self.virtual) is not None:
+            settings = replace(
+                settings,
+                clock=virtual.now,
+                wall_clock=virtual.now,
+                sleep=virtual.sleeper(self),
+            )
+        return settings
 
 
 class _LoopbackResolver(aiohttp.ThreadedResolver):
@@ -129,8 +125,12 @@ class BenchHass:
 
     @property
     def outboxes(self) -> list[Outbox]:
-        """Every outbox the integration created, in creation order."""
-        return self.tuning.created
+        """Every robot's outbox, in the order the robots were added."""
+        return [
+            entry.runtime_data.outbox
+            for entry in self.entries
+            if getattr(entry, "runtime_data", None) is not None
+        ]
 
     async def add_robot(self, server: Endpoint, index: int) -> float:
         """Add and set up bench robot ``index``; return the setup time in seconds."""
@@ -198,8 +198,7 @@ class BenchHass:
         """Whether every outbox has nothing to send now (empty, or asleep)."""
         virtual = self.tuning.virtual
         return all(
-            outbox.stats()["queued"] == 0
-            or (virtual is not None and virtual.is_sleeping(outbox))
+            outbox.stats()["queued"] == 0 or (virtual is not None and outbox.sleeping)
             for outbox in self.outboxes
         )
 
@@ -214,9 +213,6 @@ async def home_assistant(
     """
     with ExitStack() as stack:
         stack.enter_context(patch(RESOLVER_FACTORY, _make_resolver))
-        stack.enter_context(
-            patch.object(integration, "Outbox", bench_outbox_class(tuning))
-        )
         if tuning.virtual is not None:
             stack.enter_context(
                 patch.object(
@@ -229,6 +225,9 @@ async def home_assistant(
         async with async_test_home_assistant(config_dir=config_dir) as raw:
             hass = cast("HomeAssistant", raw)
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+            hass.data[DATA_SETTINGS] = tuning.settings(
+                str(Path(config_dir) / "outbox.db")
+            )
             try:
                 yield BenchHass(hass, tuning)
             finally:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import gc
 import json
 from pathlib import Path
+import sqlite3
 import time
 import tracemalloc
 from typing import TYPE_CHECKING, Final
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 RATE_LIMIT: Final = 20
 OWN_CODE: Final = str(Path("custom_components") / "dingtalk")
-STORAGE_PREFIX: Final = "dingtalk.outbox."
 SAVE_WAIT: Final = 5.0
 VIRTUAL_LIMIT: Final = 3600.0
 REAL_TIMEOUT: Final = 300.0
@@ -98,19 +98,21 @@ async def _notify_each(
     )
 
 
-def _stored_bytes(config_dir: Path, expected: int) -> int:
-    """Return the total size of the outboxes' stored queues once all are written."""
-    storage = config_dir / ".storage"
+def _stored_bytes(database: Path, expected: int) -> int:
+    """Return the size of the durable queue (file and WAL) once it holds them all."""
     deadline = time.monotonic() + SAVE_WAIT
     while True:
-        files = sorted(storage.glob(f"{STORAGE_PREFIX}*"))
-        total = 0
-        queued = 0
-        for path in files:
-            total += path.stat().st_size
-            queued += len(json.loads(path.read_text("utf-8"))["data"]["messages"])
+        conn = sqlite3.connect(database)
+        try:
+            (queued,) = conn.execute("SELECT COUNT(*) FROM items").fetchone()
+        finally:
+            conn.close()
         if queued >= expected or time.monotonic() > deadline:
-            return total
+            return sum(
+                path.stat().st_size
+                for path in (database, database.with_name(database.name + "-wal"))
+                if path.exists()
+            )
         time.sleep(0.05)
 
 
@@ -149,7 +151,7 @@ async def _memory_run(sizes: Sizes, work_dir: Path) -> MemoryRun:
         del before, after
         queued = bench.queued()
         stored = await asyncio.to_thread(
-            _stored_bytes, Path(bench.hass.config.config_dir), queued
+            _stored_bytes, Path(bench.hass.config.config_dir) / "outbox.db", queued
         )
         drain_start = virtual.elapsed()
         await virtual.run_until(

@@ -38,10 +38,13 @@ from .const import (
     ATTR_PICTURE,
     ATTR_URL,
     DOMAIN,
+    MAX_MENTIONS,
+    MAX_MESSAGE_BYTES,
     DingTalkFormat,
     DingTalkMsgType,
     DingTalkOrientation,
 )
+from .delivery import invalid_message
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -195,7 +198,9 @@ class DingTalkRequest:
         try:
             fields = DATA_SCHEMA(data)
         except probatio.Invalid as err:
-            raise _invalid("invalid_data", error=str(err)) from err
+            # Name the key; probatio's English explanation stays out of the message.
+            key = str(err.path[0]) if err.path else "data"
+            raise _invalid("data_invalid", key=key) from err
         return cls.from_fields({**fields, ATTR_MESSAGE: message, ATTR_TITLE: title})
 
     def resolve_type(self, default_format: DingTalkFormat) -> DingTalkMsgType:
@@ -249,7 +254,9 @@ class DingTalkRequest:
             DingTalkMsgType.ACTION_CARD: self._action_card_message,
             DingTalkMsgType.FEED_CARD: self._feed_card_message,
         }
-        return builders[msgtype]()
+        message = builders[msgtype]()
+        check_bounds(message)
+        return message
 
     def _text_message(self, mentions: Mentions) -> Message:
         """Build a text message; a title becomes the first line."""
@@ -419,4 +426,21 @@ def _model[T](cls: Callable[..., T], **kwargs: object) -> T:
     try:
         return cls(**kwargs)
     except InvalidMessageError as err:
-        raise _invalid("invalid_message", error=str(err)) from err
+        raise invalid_message(err) from err
+
+
+def check_bounds(message: Message) -> None:
+    """Refuse a message over MAX_MESSAGE_BYTES of text or MAX_MENTIONS mentions."""
+    if isinstance(message, Text | Markdown):
+        if len(message.mentions.handles) > MAX_MENTIONS:
+            raise _invalid("input_too_many_mentions", limit=str(MAX_MENTIONS))
+        texts = (
+            (message.content,)
+            if isinstance(message, Text)
+            else (message.title, message.text)
+        )
+        # Characters first: no encoding of a huge text just to refuse it.
+        if sum(len(text) for text in texts) > MAX_MESSAGE_BYTES or (
+            sum(len(text.encode()) for text in texts) > MAX_MESSAGE_BYTES
+        ):
+            raise _invalid("input_too_long", limit=str(MAX_MESSAGE_BYTES))

@@ -23,7 +23,6 @@ in the reload after reauthentication or Reconfigure, and counts in its rate wind
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, override
 
@@ -48,33 +47,27 @@ from homeassistant.helpers.selector import (
 )
 from homeassistant.util import slugify
 import probatio
-from yarl import URL
 
 from .api import (
     DingTalkApiError,
     DingTalkClient,
     DingTalkError,
-    DingTalkTransportError,
-    InvalidTokenError,
     InvalidWebhookError,
-    IPNotAllowedError,
-    KeywordError,
     Markdown,
-    RateLimitedError,
-    RobotUnavailableError,
     SignatureError,
     Text,
-    TimestampError,
     Webhook,
     prepare,
 )
 from .const import (
+    CONF_COMBINE,
     CONF_DEFAULT_FORMAT,
     CONF_DEFAULT_TARGET,
     CONF_KEYWORDS,
     CONF_SECRET,
     CONF_SEND_TEST_MESSAGE,
     CONF_WEBHOOK,
+    DEFAULT_COMBINE,
     DEFAULT_FORMAT,
     DEFAULT_TARGET,
     DOMAIN,
@@ -82,7 +75,10 @@ from .const import (
     MAX_KEYWORDS,
     DingTalkFormat,
 )
-from .outbox import async_record_flow_send
+from .entry_data import normalize_keywords, webhook_url
+from .flow_sends import async_record_flow_send
+from .migration import MINOR_VERSION, VERSION
+from .policy import BASE, policy_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -92,8 +88,7 @@ if TYPE_CHECKING:
     from .api import Message
     from .runtime import DingTalkConfigEntry
 
-BASE: Final = "base"
-KEYWORD_SEPARATORS: Final = re.compile(r"[,，、;；\n]")
+API_ERROR: Final = "api_error"
 
 TEST_MESSAGES: Final[Mapping[str, str]] = {
     "en": "Home Assistant is now connected to this DingTalk robot ({name}).",
@@ -114,17 +109,6 @@ these answers proves all of those passed. Every other error fails the check, for
 errors included: 40035 (bad JSON) and 43004 (content type) come before the keyword
 check, so they prove nothing about the keywords.
 """
-
-CHECK_ERRORS: Final[tuple[tuple[type[DingTalkError], str, str], ...]] = (
-    (InvalidTokenError, CONF_WEBHOOK, "invalid_token"),
-    (TimestampError, BASE, "clock_out_of_sync"),
-    (KeywordError, CONF_KEYWORDS, "keyword_required"),
-    (IPNotAllowedError, BASE, "ip_not_allowed"),
-    (RobotUnavailableError, BASE, "robot_unavailable"),
-    (RateLimitedError, BASE, "rate_limited"),
-    (DingTalkTransportError, BASE, "cannot_connect"),
-)
-"""Form field and error key for each client error, most specific first."""
 
 FIELDLESS_ERRORS: Final[Mapping[str, str]] = {
     "keyword_required": "keyword_required_reconfigure",
@@ -147,10 +131,13 @@ STEP_USER_SCHEMA: Final = probatio.Schema(
     }
 )
 # Reauthentication and Reconfigure: an empty webhook or secret keeps the stored one.
+# Both also offer the visible test message: the silent probe relies on DingTalk's
+# order of checks, and a robot must stay recoverable if that order changes.
 STEP_REAUTH_SCHEMA: Final = probatio.Schema(
     {
         probatio.Optional(CONF_WEBHOOK): WEBHOOK_SELECTOR,
         probatio.Optional(CONF_SECRET): SECRET_SELECTOR,
+        probatio.Required(CONF_SEND_TEST_MESSAGE, default=True): BooleanSelector(),
     }
 )
 STEP_RECONFIGURE_SCHEMA: Final = probatio.Schema(
@@ -158,6 +145,7 @@ STEP_RECONFIGURE_SCHEMA: Final = probatio.Schema(
         probatio.Optional(CONF_WEBHOOK): WEBHOOK_SELECTOR,
         probatio.Optional(CONF_SECRET): SECRET_SELECTOR,
         probatio.Optional(CONF_KEYWORDS): KEYWORDS_SELECTOR,
+        probatio.Required(CONF_SEND_TEST_MESSAGE, default=True): BooleanSelector(),
     }
 )
 OPTIONS_SCHEMA: Final = probatio.Schema(
@@ -172,6 +160,7 @@ OPTIONS_SCHEMA: Final = probatio.Schema(
         probatio.Required(CONF_DEFAULT_TARGET, default=DEFAULT_TARGET): (
             BooleanSelector()
         ),
+        probatio.Required(CONF_COMBINE, default=DEFAULT_COMBINE): BooleanSelector(),
     }
 )
 
@@ -195,20 +184,6 @@ class _DingTalkProbe(Markdown):
         payload = super().to_payload()
         del payload["markdown"]["title"]
         return payload
-
-
-def normalize_keywords(value: Iterable[str] | str | None) -> list[str]:
-    """Split comma lists, strip blanks and duplicates, keep the order."""
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else list(value)
-    words = (word.strip() for item in items for word in KEYWORD_SEPARATORS.split(item))
-    return list(dict.fromkeys(word for word in words if word))
-
-
-def webhook_url(webhook: Webhook) -> str:
-    """Return the canonical webhook URL stored in the entry."""
-    return str(URL(webhook.endpoint).with_query(access_token=webhook.access_token))
 
 
 def test_message_text(language: str, name: str) -> str:
@@ -279,20 +254,22 @@ def check_failure(
         return DingTalkCheckFailure(
             CONF_SECRET, "invalid_signature" if signed else "secret_required"
         )
-    for cls, field, error in CHECK_ERRORS:
-        if isinstance(err, cls):
-            return DingTalkCheckFailure(field, error)
-    if isinstance(err, DingTalkApiError):
+    details = (
+        {"errcode": str(err.errcode), "errmsg": err.errmsg}
+        if isinstance(err, DingTalkApiError)
+        else {}
+    )
+    # Every client error has a row in policy.POLICIES; the base one says "unknown".
+    field, error = policy_for(err).flow_error or (BASE, API_ERROR)
+    if error == API_ERROR:
         LOGGER.debug(
-            "Robot %s refused the check: errcode %s",
-            webhook.token_fingerprint(),
-            err.errcode,
+            "Robot %s refused the check: %s", webhook.token_fingerprint(), details
         )
-        return DingTalkCheckFailure(
-            BASE, "api_error", {"errcode": str(err.errcode), "errmsg": err.errmsg}
-        )
-    LOGGER.debug("Robot %s check failed: %s", webhook.token_fingerprint(), err)
-    return DingTalkCheckFailure(BASE, "unknown")
+        return DingTalkCheckFailure(BASE, API_ERROR, details)
+    LOGGER.debug(
+        "Robot %s check failed: %s", webhook.token_fingerprint(), type(err).__name__
+    )
+    return DingTalkCheckFailure(field, error, details)
 
 
 def name_in_use(name: str, titles: Iterable[str]) -> bool:
@@ -332,12 +309,13 @@ class CheckedRobot(NamedTuple):
 class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a DingTalk robot."""
 
-    VERSION = 1
-    MINOR_VERSION = 1
+    VERSION = VERSION
+    MINOR_VERSION = MINOR_VERSION
 
     def __init__(self) -> None:
         """Start with no error placeholders."""
         self._placeholders: dict[str, str] = {}
+        self._reauth_started = 0.0
 
     @staticmethod
     @callback
@@ -361,8 +339,8 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
         self._placeholders = {}
         try:
             webhook = Webhook.parse(webhook_value or "")
-        except InvalidWebhookError:
-            return DingTalkCheckFailure(CONF_WEBHOOK, "invalid_webhook")
+        except InvalidWebhookError as err:
+            return DingTalkCheckFailure(CONF_WEBHOOK, f"webhook_{err.problem}")
         if len(keywords) > MAX_KEYWORDS:
             return DingTalkCheckFailure(CONF_KEYWORDS, "too_many_keywords")
         unique_id = webhook.token_fingerprint()
@@ -439,19 +417,34 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
         entry_data: Mapping[str, Any],  # noqa: ARG002 - part of the API
     ) -> ConfigFlowResult:
         """Start reauthentication after DingTalk refused the token or signature."""
+        self._reauth_started = time.time()
         return await self.async_step_reauth_confirm()
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for the robot's current webhook or secret; empty keeps the stored one."""
+        """Ask for the robot's current webhook or secret; empty keeps the stored one.
+
+        If the robot delivered a message since the reauthentication started (the
+        admin restored its settings in DingTalk), the step says so instead.
+        """
         entry = self._get_reauth_entry()
+        unchanged = user_input is None or not (
+            (user_input.get(CONF_WEBHOOK) or "").strip()
+            or (user_input.get(CONF_SECRET) or "").strip()
+        )
+        if unchanged and self._delivered_since(entry, self._reauth_started):
+            return self.async_abort(
+                reason="reauth_not_needed",
+                description_placeholders={"name": entry.title},
+            )
         errors: dict[str, str] = {}
         if user_input is not None:
             result = await self._async_validate(
                 _entered_or_stored(user_input, entry.data, CONF_WEBHOOK),
                 _entered_or_stored(user_input, entry.data, CONF_SECRET),
                 list(entry.data.get(CONF_KEYWORDS, [])),
+                test_message=self._test_message(user_input, entry.title),
             )
             if isinstance(result, CheckedRobot):
                 return self.async_update_reload_and_abort(
@@ -461,10 +454,25 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
         # The stored token and secret never go to the frontend: no suggested values.
         return self.async_show_form(
             step_id="reauth_confirm",
-            data_schema=STEP_REAUTH_SCHEMA,
+            data_schema=self.add_suggested_values_to_schema(
+                STEP_REAUTH_SCHEMA, _flags(user_input)
+            ),
             errors=errors,
             description_placeholders={"name": entry.title, **self._placeholders},
         )
+
+    @staticmethod
+    def _delivered_since(entry: DingTalkConfigEntry, since: float) -> bool:
+        """Whether the loaded robot delivered a message after wall time ``since``."""
+        runtime = getattr(entry, "runtime_data", None)
+        delivered = None if runtime is None else runtime.outbox.last_delivered_at
+        return delivered is not None and delivered >= since
+
+    def _test_message(self, user_input: Mapping[str, Any], name: str) -> str | None:
+        """Return the visible test message if the user asked for one."""
+        if not user_input.get(CONF_SEND_TEST_MESSAGE, True):
+            return None
+        return test_message_text(self.hass.config.language, name)
 
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
@@ -477,6 +485,7 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
                 _entered_or_stored(user_input, entry.data, CONF_WEBHOOK),
                 _entered_or_stored(user_input, entry.data, CONF_SECRET),
                 normalize_keywords(user_input.get(CONF_KEYWORDS)),
+                test_message=self._test_message(user_input, entry.title),
             )
             if isinstance(result, CheckedRobot):
                 return self.async_update_reload_and_abort(
@@ -485,14 +494,22 @@ class DingTalkConfigFlow(ConfigFlow, domain=DOMAIN):
             errors = form_errors(result, STEP_RECONFIGURE_SCHEMA)
         # Only the keywords are suggested: the token and secret stay in the backend.
         keywords = (entry.data if user_input is None else user_input).get(CONF_KEYWORDS)
+        suggested = {CONF_KEYWORDS: keywords} if keywords else {}
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                STEP_RECONFIGURE_SCHEMA, {CONF_KEYWORDS: keywords} if keywords else {}
+                STEP_RECONFIGURE_SCHEMA, suggested | _flags(user_input)
             ),
             errors=errors,
             description_placeholders={"name": entry.title, **self._placeholders},
         )
+
+
+def _flags(user_input: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Return the test-message choice to show again with an error."""
+    if user_input is None or CONF_SEND_TEST_MESSAGE not in user_input:
+        return {}
+    return {CONF_SEND_TEST_MESSAGE: user_input[CONF_SEND_TEST_MESSAGE]}
 
 
 class DingTalkOptionsFlow(OptionsFlowWithReload):

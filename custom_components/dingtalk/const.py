@@ -18,8 +18,17 @@ CONF_SEND_TEST_MESSAGE: Final = "send_test_message"
 # Config entry options.
 CONF_DEFAULT_FORMAT: Final = "default_format"
 CONF_DEFAULT_TARGET: Final = "default_target"
+CONF_COMBINE: Final = "combine"
 
 MAX_KEYWORDS: Final = 10
+
+MAX_MESSAGE_BYTES: Final = 100_000
+"""Our cap on a message's text (UTF-8 bytes): at most six parts of 20 000 bytes.
+
+It bounds the work one call costs, and the spam one call can cause."""
+
+MAX_MENTIONS: Final = 50
+"""Our cap on the people one message mentions (DingTalk's own is UNCONFIRMED)."""
 
 # Legacy notify: discovery info key holding the shared service name.
 LEGACY_SERVICE_NAME: Final = DOMAIN
@@ -72,7 +81,21 @@ class DingTalkIssue(StrEnum):
     IP_NOT_ALLOWED = "ip_not_allowed"
     CLOCK_OUT_OF_SYNC = "clock_out_of_sync"
     KEYWORDS_REJECTED = "keywords_rejected"
+    PERMISSION_DENIED = "permission_denied"
+    RECIPIENT_UNAVAILABLE = "recipient_unavailable"
+
+
+class DingTalkNotice(StrEnum):
+    """Repair issues about something that happened; the user dismisses them."""
+
+    OUTBOX_UNREADABLE = "outbox_unreadable"
+    """Queued messages of a robot could not be restored (damaged rows)."""
+    OUTBOX_DAMAGED = "outbox_damaged"
+    """The queue file could not be read and was replaced."""
+    FOREIGN_ENTRY = "foreign_entry"
+    """An entry another DingTalk integration made could not be taken over."""
 
 
 DEFAULT_FORMAT: Final = DingTalkFormat.AUTO
 DEFAULT_TARGET: Final = True
+DEFAULT_COMBINE: Final = True

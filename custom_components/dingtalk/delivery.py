@@ -1,104 +1,68 @@
-"""Send prepared messages through a robot's outbox and explain failures to users."""
+"""Prepare messages, hand them to an outbox, and explain failures to users."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 
-from .api import (
-    BusyError,
-    ContentRejectedError,
-    DingTalkApiError,
-    DingTalkBadResponseError,
-    DingTalkConnectionError,
-    DingTalkError,
-    DingTalkHTTPError,
-    DingTalkTimeoutError,
-    InvalidMessageError,
-    InvalidTokenError,
-    IPNotAllowedError,
-    KeywordError,
-    MessageFormatError,
-    MessageTooLongError,
-    RateLimitedError,
-    RobotUnavailableError,
-    SecurityCheckError,
-    SignatureError,
-    TimestampError,
-    prepare,
-)
-from .const import DOMAIN, LOGGER, DingTalkIssue
+from .api import DingTalkError, InvalidMessageError, prepare
+from .const import DOMAIN, LOGGER, DingTalkIssue, DingTalkNotice
+from .policy import error_placeholders, policy_for
 
 if TYPE_CHECKING:
     from .api import Message
-    from .outbox import DeliveryResult
+    from .outbox import DeliveryResult, Outbox
     from .runtime import DingTalkConfigEntry
 
-REAUTH_ERRORS: Final = (InvalidTokenError, SignatureError)
-"""Failures that mean the stored token or secret is wrong: start reauthentication."""
-
-ISSUE_ERRORS: Final[tuple[tuple[type[DingTalkApiError], DingTalkIssue], ...]] = (
-    (RobotUnavailableError, DingTalkIssue.ROBOT_UNAVAILABLE),
-    (IPNotAllowedError, DingTalkIssue.IP_NOT_ALLOWED),
-    (TimestampError, DingTalkIssue.CLOCK_OUT_OF_SYNC),
-    (KeywordError, DingTalkIssue.KEYWORDS_REJECTED),
-)
-"""Lasting robot problems the user must fix in DingTalk or on the host.
-
-prepare() puts one of the stored keywords in every message, so a KeywordError means
-the keywords stored in Home Assistant are not the robot's: fixed with Reconfigure.
-"""
-
-# Exception translation key for each client error, most specific first.
-ERROR_KEYS: Final[tuple[tuple[type[DingTalkError], str], ...]] = (
-    (InvalidTokenError, "invalid_token"),
-    (SignatureError, "signature_rejected"),
-    (TimestampError, "clock_out_of_sync"),
-    (KeywordError, "keyword_required"),
-    (IPNotAllowedError, "ip_not_allowed"),
-    (SecurityCheckError, "security_check_failed"),
-    (RobotUnavailableError, "robot_unavailable"),
-    (RateLimitedError, "rate_limited"),
-    (ContentRejectedError, "content_rejected"),
-    (MessageTooLongError, "message_too_long"),
-    (MessageFormatError, "message_format"),
-    (BusyError, "busy"),
-    (DingTalkApiError, "api_error"),
-    (DingTalkTimeoutError, "timeout"),
-    (DingTalkConnectionError, "cannot_connect"),
-    (DingTalkHTTPError, "http_error"),
-    (DingTalkBadResponseError, "bad_response"),
-    (DingTalkError, "send_failed"),
-)
+PREPARE_INLINE_CHARS: Final = 4096
+"""Messages with more text are prepared in the executor (splitting takes time)."""
 
 
-def issue_id(entry_id: str, issue: DingTalkIssue) -> str:
+def issue_id(entry_id: str, issue: DingTalkIssue | DingTalkNotice) -> str:
     """Return the repair issue id of a robot problem."""
     return f"{issue}_{entry_id}"
+
+
+@callback
+def async_notice(
+    hass: HomeAssistant, entry_id: str, notice: DingTalkNotice, **placeholders: str
+) -> None:
+    """Raise a repair issue about something that happened (the user dismisses it)."""
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id(entry_id, notice),
+        is_fixable=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key=notice,
+        translation_placeholders=placeholders,
+    )
+
+
+def invalid_message(err: InvalidMessageError) -> ServiceValidationError:
+    """Translate a client validation error: its code is the translation key."""
+    placeholders = {key: str(value) for key, value in err.params.items()}
+    if err.field is not None:
+        placeholders["field"] = err.field
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key=f"input_{err.problem}",
+        translation_placeholders=placeholders,
+    )
 
 
 def error_to_ha(err: DingTalkError, robot: str) -> HomeAssistantError:
     """Translate a client error into the Home Assistant error a user reads."""
     if isinstance(err, InvalidMessageError):
-        return ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="cannot_prepare",
-            translation_placeholders={"robot": robot, "error": str(err)},
-        )
-    key = next(key for cls, key in ERROR_KEYS if isinstance(err, cls))
-    placeholders = {"robot": robot}
-    if isinstance(err, DingTalkApiError):
-        placeholders |= {"errcode": str(err.errcode), "errmsg": err.errmsg}
-    if isinstance(err, DingTalkHTTPError):
-        placeholders["status"] = str(err.status)
+        return invalid_message(err)
     return HomeAssistantError(
         translation_domain=DOMAIN,
-        translation_key=key,
-        translation_placeholders=placeholders,
+        translation_key=policy_for(err).translation_key,
+        translation_placeholders=error_placeholders(err, robot),
     )
 
 
@@ -107,52 +71,39 @@ def async_robot_failed(
     hass: HomeAssistant, entry: DingTalkConfigEntry, err: DingTalkError
 ) -> None:
     """React to a failure: reauthenticate, or raise a repair issue for lasting ones."""
-    LOGGER.debug(
-        "Robot %s (token %s) failed: %s",
-        entry.title,
-        _fingerprint(entry),
-        type(err).__name__,
-    )
-    if isinstance(err, REAUTH_ERRORS):
+    LOGGER.debug("Robot %s failed: %s", entry.title, type(err).__name__)
+    policy = policy_for(err)
+    if policy.reauth:
         entry.async_start_reauth(hass)
-        return
-    for cls, issue in ISSUE_ERRORS:
-        if isinstance(err, cls):
-            ir.async_create_issue(
-                hass,
-                DOMAIN,
-                issue_id(entry.entry_id, issue),
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key=issue,
-                translation_placeholders={"robot": entry.title, "errmsg": err.errmsg},
-            )
-            return
+    if policy.issue is not None:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id(entry.entry_id, policy.issue),
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key=policy.issue,
+            translation_placeholders=error_placeholders(err, entry.title)
+            | {"errmsg": str(getattr(err, "errmsg", ""))},
+        )
 
 
 @callback
 def async_robot_delivered(hass: HomeAssistant, entry: DingTalkConfigEntry) -> None:
-    """Clear the robot's repair issues and end a reauthentication it no longer needs.
+    """Clear the robot's repair issues after a delivery.
 
-    DingTalk accepted the stored token and secret (the admin may have restored them),
-    so a reauthentication a failure started is answered.
+    An open reauthentication is left alone: the user may be typing into it. Its
+    step notices that the stored credentials work again (the outbox's statistics).
     """
     async_clear_issues(hass, entry.entry_id)
-    if reauth_flows := [
-        flow["flow_id"] for flow in entry.async_get_active_flows(hass, {SOURCE_REAUTH})
-    ]:
-        LOGGER.info(
-            "Robot %s delivers again; reauthentication is no longer needed",
-            entry.title,
-        )
-        for flow_id in reauth_flows:
-            hass.config_entries.flow.async_abort(flow_id)
 
 
 @callback
-def async_clear_issues(hass: HomeAssistant, entry_id: str) -> None:
-    """Delete every repair issue of a robot."""
-    for issue in DingTalkIssue:
+def async_clear_issues(
+    hass: HomeAssistant, entry_id: str, *, notices: bool = False
+) -> None:
+    """Delete the robot's delivery repair issues (and its notices, when removed)."""
+    for issue in (*DingTalkIssue, *(DingTalkNotice if notices else ())):
         ir.async_delete_issue(hass, DOMAIN, issue_id(entry_id, issue))
 
 
@@ -166,13 +117,51 @@ def require_loaded(entry: DingTalkConfigEntry) -> None:
         )
 
 
-def prepare_parts(entry: DingTalkConfigEntry, message: Message) -> list[Message]:
-    """Add mentions and a keyword to a message and split it to fit DingTalk."""
+def _prepare(message: Message, keywords: tuple[str, ...]) -> list[Message]:
+    """Prepare a message (may run in the executor)."""
+    return prepare(message, keywords=keywords)
+
+
+async def async_prepare_parts(
+    hass: HomeAssistant, entry: DingTalkConfigEntry, message: Message
+) -> list[Message]:
+    """Add mentions and a keyword to a message and split it to fit DingTalk.
+
+    Long messages are prepared in the executor, so no call blocks the event loop
+    for long (splitting is linear, but a 100 kB message still takes milliseconds).
+    """
     require_loaded(entry)
+    keywords = entry.runtime_data.keywords
     try:
-        return prepare(message, keywords=entry.runtime_data.keywords)
+        if text_size(message) <= PREPARE_INLINE_CHARS:
+            return _prepare(message, keywords)
+        return await hass.async_add_executor_job(_prepare, message, keywords)
     except InvalidMessageError as err:
-        raise error_to_ha(err, entry.title) from err
+        raise invalid_message(err) from err
+
+
+def text_size(message: Message) -> int:
+    """Return how many characters of text a message holds (cheap, no encoding)."""
+    return sum(
+        len(value)
+        for value in (
+            getattr(message, "content", ""),
+            getattr(message, "text", ""),
+            getattr(message, "title", ""),
+        )
+        if isinstance(value, str)
+    )
+
+
+async def async_deliver_to(
+    outbox: Outbox, name: str, parts: list[Message]
+) -> DeliveryResult:
+    """Hand prepared parts to an outbox; raise a translated error."""
+    try:
+        return await outbox.async_send([(p.msg_uuid, p.to_payload()) for p in parts])
+    except DingTalkError as err:
+        # The outbox already called its failure callback (reauth, repair issues).
+        raise error_to_ha(err, name) from err
 
 
 async def async_deliver(
@@ -180,19 +169,11 @@ async def async_deliver(
 ) -> DeliveryResult:
     """Hand prepared parts to the robot's outbox; raise a translated error."""
     require_loaded(entry)
-    try:
-        return await entry.runtime_data.outbox.async_send(parts)
-    except DingTalkError as err:
-        # The outbox already called async_robot_failed (reauth, repair issues).
-        raise error_to_ha(err, entry.title) from err
+    return await async_deliver_to(entry.runtime_data.outbox, entry.title, parts)
 
 
-async def async_send(entry: DingTalkConfigEntry, message: Message) -> DeliveryResult:
+async def async_send(
+    hass: HomeAssistant, entry: DingTalkConfigEntry, message: Message
+) -> DeliveryResult:
     """Prepare one message and deliver it through the robot's outbox."""
-    return await async_deliver(entry, prepare_parts(entry, message))
-
-
-def _fingerprint(entry: DingTalkConfigEntry) -> str:
-    """Return the token fingerprint of a loaded robot, for logs."""
-    runtime = getattr(entry, "runtime_data", None)
-    return runtime.webhook.token_fingerprint() if runtime is not None else "?"
+    return await async_deliver(entry, await async_prepare_parts(hass, entry, message))

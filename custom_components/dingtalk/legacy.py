@@ -31,7 +31,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .compose import DingTalkRequest
 from .const import DOMAIN, LEGACY_SERVICE_NAME
-from .delivery import async_deliver, prepare_parts
+from .delivery import async_deliver, async_prepare_parts
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -177,7 +177,9 @@ class DingTalkNotificationService(BaseNotificationService):
         prepared = [
             (
                 entry,
-                prepare_parts(entry, request.build(entry.runtime_data.default_format)),
+                await async_prepare_parts(
+                    self.hass, entry, request.build(entry.runtime_data.default_format)
+                ),
             )
             for entry in robots
         ]

@@ -82,4 +82,6 @@ class DingTalkNotifyEntity(NotifyEntity):
     async def _async_send(self, request: DingTalkRequest) -> DeliveryResult:
         """Build, prepare and deliver one request."""
         runtime = self._entry.runtime_data
-        return await async_send(self._entry, request.build(runtime.default_format))
+        return await async_send(
+            self.hass, self._entry, request.build(runtime.default_format)
+        )

@@ -284,6 +284,7 @@ async def test_connection_refused_is_scrubbed(
             await client.send(Text(content="a"))
     error = excinfo.value
     assert error.retryable
+    assert error.maybe_delivered is False  # no connection: surely not sent
     assert "ClientConnectorError" in str(error)
     assert f"127.0.0.1:{closed_port}" in str(error)
     assert error.__cause__ is None
@@ -317,6 +318,7 @@ async def test_client_error_with_url_is_scrubbed(
         with pytest.raises(DingTalkConnectionError) as excinfo:
             await client.send(Text(content="a"))
     error = excinfo.value
+    assert error.maybe_delivered is True  # it may have reached DingTalk
     assert str(error) == (
         f"cannot reach DingTalk: ClientError: boom while opening {robot.url}?***"
     )

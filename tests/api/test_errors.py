@@ -17,6 +17,7 @@ from custom_components.dingtalk.api import (
     DingTalkHTTPError,
     DingTalkTimeoutError,
     DingTalkTransportError,
+    HTTPThrottledError,
     InvalidMessageError,
     InvalidTokenError,
     InvalidWebhookError,
@@ -24,13 +25,16 @@ from custom_components.dingtalk.api import (
     KeywordError,
     MessageFormatError,
     MessageTooLongError,
+    Problem,
     RateLimitedError,
     RobotUnavailableError,
     SecurityCheckError,
     SignatureError,
     TimestampError,
     UnknownApiError,
+    WebhookProblem,
     error_from_response,
+    http_error,
 )
 from custom_components.dingtalk.api.errors import parse_errcode
 
@@ -82,7 +86,7 @@ def test_errcode_to_class(
     assert error.errcode == errcode
     assert error.errmsg == "why"
     assert error.retryable is (cls in RETRYABLE)
-    assert str(error) == f"DingTalk errcode {errcode}: why"
+    assert str(error) == f"DingTalk error {errcode}: why"
     assert isinstance(error, DingTalkApiError)
 
 
@@ -199,7 +203,8 @@ def test_error_from_response_rejects_non_integer() -> None:
 )
 def test_http_error_retryable(status: int, retryable: bool) -> None:
     """Retry 5xx, 429, 408 and 302 (throttling); not other 4xx."""
-    error = DingTalkHTTPError(status)
+    error = http_error(status)
+    assert isinstance(error, HTTPThrottledError) is (status in {302, 429})
     assert error.status == status
     assert error.retryable is retryable
     assert str(error) == f"DingTalk answered HTTP {status}"
@@ -223,7 +228,8 @@ def test_hierarchy() -> None:
     )
     for input_cls in inputs:
         assert issubclass(input_cls, ValueError)
-        assert not input_cls("x").retryable
+    assert not InvalidWebhookError(WebhookProblem.EMPTY, "x").retryable
+    assert not InvalidMessageError(Problem.REQUIRED, field="x").retryable
     assert issubclass(BodyTooLargeError, InvalidMessageError)
     api_classes = {*EXPECTED.values(), *(c for _, c in SECURITY_MESSAGES)}
     for api_cls in (*api_classes, UnknownApiError):

@@ -26,6 +26,7 @@ from custom_components.dingtalk.api import (
     serialize_payload,
     with_mentions,
 )
+from custom_components.dingtalk.api.prepare import _json_size
 
 URL = "https://example.com/x"
 PIC = "https://example.com/p.png"
@@ -124,9 +125,9 @@ def test_prepare_takes_mentions() -> None:
 )
 def test_mentions_rejected_for_link_and_feed_card(message: Link | FeedCard) -> None:
     """Raise InvalidMessageError: link and feedCard cannot mention anyone."""
-    with pytest.raises(InvalidMessageError, match="cannot mention"):
+    with pytest.raises(InvalidMessageError, match="cannot_mention"):
         with_mentions(message, Mentions(mobiles=(MOBILE,)))
-    with pytest.raises(InvalidMessageError, match="cannot mention"):
+    with pytest.raises(InvalidMessageError, match="cannot_mention"):
         prepare(message, mentions=Mentions(user_ids=("u",)))
     assert with_mentions(message, Mentions()) is message
 
@@ -139,7 +140,7 @@ def test_action_card_mentions_user_ids_in_text() -> None:
     assert mentioned.text == "body @u1\n\n@u2"
     assert "at" not in mentioned.to_payload()
     for mentions in (Mentions(mobiles=(MOBILE,)), Mentions(at_all=True)):
-        with pytest.raises(InvalidMessageError, match="user ids"):
+        with pytest.raises(InvalidMessageError, match="card_mentions"):
             with_mentions(card, mentions)
 
 
@@ -543,7 +544,7 @@ def test_trailing_blank_lines_only() -> None:
 )
 def test_unsplittable_types_too_long(message: Message) -> None:
     """Raise BodyTooLargeError, an InvalidMessageError, for types that cannot split."""
-    with pytest.raises(BodyTooLargeError, match="cannot be split") as excinfo:
+    with pytest.raises(BodyTooLargeError, match="cannot_split") as excinfo:
         prepare(message)
     assert isinstance(excinfo.value, InvalidMessageError)
 
@@ -551,7 +552,7 @@ def test_unsplittable_types_too_long(message: Message) -> None:
 def test_title_leaves_no_room() -> None:
     """Raise BodyTooLargeError when the title alone nearly fills a body."""
     message = Markdown(title="t" * (MAX_BODY_BYTES - 500), text="x\n" * 1000)
-    with pytest.raises(BodyTooLargeError, match="leave under"):
+    with pytest.raises(BodyTooLargeError, match="no_room"):
         prepare(message)
 
 
@@ -564,3 +565,38 @@ def test_prepare_is_pure() -> None:
     assert all(
         re.fullmatch(rf"{message.msg_uuid}-\d+", p.msg_uuid) for p in prepare(message)
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain ascii",
+        'quotes " and \\ backslashes',
+        "line\nbreaks\r\n\ttabs\b\f",
+        "controls \x00\x01\x07\x0b\x0e\x1f and del \x7f",
+        "中文 😀 é \u2028 \x85",
+    ],
+)
+def test_json_size_matches_json_dumps(text: str) -> None:
+    """The counted size equals what json.dumps writes (without the quotes)."""
+    assert _json_size(text) == len(json.dumps(text, ensure_ascii=False).encode()) - 2
+
+
+@pytest.mark.parametrize("lines", [False, True], ids=["one_line", "many_lines"])
+def test_split_of_a_megabyte_is_complete(lines: bool) -> None:
+    """A 1 MB message splits into parts that together hold every character once.
+
+    Splitting used to re-encode the remaining text at every cut (quadratic: a
+    4 MB message blocked the event loop for seconds); the cost now grows linearly
+    (figures in BENCHMARKS.md).
+    """
+    body = ("告警 line 😀\n" * 70_000) if lines else ("x" * 1_000_000)
+    parts = prepare(Text(content=body, msg_uuid="big"))
+    assert all(_size(part) <= MAX_BODY_BYTES for part in parts)
+    pieces = []
+    for part in parts:
+        assert isinstance(part, Text)
+        pieces.append(part.content.partition("\n")[2])
+    joined = ("\n" if lines else "").join(pieces)
+    assert joined.rstrip("\n") == body.rstrip("\n")

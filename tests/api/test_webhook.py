@@ -10,6 +10,7 @@ from custom_components.dingtalk.api import (
     DEFAULT_ENDPOINT,
     InvalidWebhookError,
     Webhook,
+    WebhookProblem,
 )
 
 from .conftest import SECRET, TOKEN
@@ -92,8 +93,64 @@ def test_parse_rejects(value: str) -> None:
 
 def test_parse_recognises_a_pasted_secret() -> None:
     """Tell the user they pasted the secret, not the webhook."""
-    with pytest.raises(InvalidWebhookError, match="secret"):
+    with pytest.raises(InvalidWebhookError, match="secret") as excinfo:
         Webhook.parse(SECRET)
+    assert excinfo.value.problem is WebhookProblem.LOOKS_LIKE_SECRET
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("", WebhookProblem.EMPTY),
+        ("office", WebhookProblem.BAD_TOKEN),
+        ("a1b2c3", WebhookProblem.BAD_TOKEN),
+        (f"{TOKEN} extra", WebhookProblem.BAD_TOKEN),
+        ("https://oapi.dingtalk.com/robot/send", WebhookProblem.NO_TOKEN),
+        (f"ftp://oapi.dingtalk.com/x?access_token={TOKEN}", WebhookProblem.SCHEME),
+        (f"https:///robot/send?access_token={TOKEN}", WebhookProblem.NO_HOST),
+        (f"https://u:p@example.org/?access_token={TOKEN}", WebhookProblem.USER_INFO),
+        (
+            f"https://example.org/?access_token={TOKEN}&access_token=x1",
+            WebhookProblem.TWO_TOKENS,
+        ),
+        (f"http://[::1/robot/send?access_token={TOKEN}", WebhookProblem.NOT_A_URL),
+        (
+            f"http://oapi.dingtalk.com/robot/send?access_token={TOKEN}",
+            WebhookProblem.INSECURE,
+        ),
+        (f"http://8.8.8.8/robot/send?access_token={TOKEN}", WebhookProblem.INSECURE),
+    ],
+)
+def test_parse_says_what_is_wrong(value: str, problem: WebhookProblem) -> None:
+    """Every refusal carries a code the config flow turns into a field error.
+
+    Reported: an invalid webhook did not say what was wrong, and a bare word was
+    taken as a token, then failed as "cannot connect" when offline.
+    """
+    with pytest.raises(InvalidWebhookError) as excinfo:
+        Webhook.parse(value)
+    assert excinfo.value.problem is problem
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        "[::1]",
+        "localhost",
+        "192.168.1.20",
+        "10.0.0.5",
+        "172.16.3.4",
+        "proxy.lan",
+        "nas.local",
+        "router.home.arpa",
+        "hass",
+    ],
+)
+def test_plain_http_to_local_hosts(host: str) -> None:
+    """Plain http:// is fine for this machine and the local network."""
+    webhook = Webhook.parse(f"http://{host}:8765/robot/send?access_token={TOKEN}")
+    assert webhook.endpoint.startswith("http://")
 
 
 @pytest.mark.parametrize(

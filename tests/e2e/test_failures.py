@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 import json
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from devtools.hass_process import ServiceCallError, ServiceResult
-from devtools.process_util import wait_for
 
 if TYPE_CHECKING:
     from .conftest import E2E, RobotHandle
@@ -108,16 +109,19 @@ def test_rate_limited_message_is_queued_and_survives_reload(e2e: E2E) -> None:
     assert delivery["throttled"] == 1
     assert delivery["paused_until"] is not None
 
-    store = e2e.hass.config_dir / ".storage" / f"dingtalk.outbox.{handle.entry_id}"
+    store = e2e.hass.config_dir / ".storage" / "dingtalk_outbox.db"
 
     def stored_uuids() -> list[str] | None:
-        if not store.exists():
-            return None
-        data = json.loads(store.read_text("utf-8"))["data"]
-        uuids = [item["payload"]["msgUuid"] for item in data["messages"]]
-        return uuids or None
+        """Read the durable queue as the next start would (while it is in use)."""
+        with closing(sqlite3.connect(f"file:{store}?mode=ro", uri=True)) as conn:
+            rows = conn.execute(
+                "SELECT key FROM items WHERE outbox = ? ORDER BY seq",
+                (handle.entry_id,),
+            ).fetchall()
+        return [key for (key,) in rows] or None
 
-    assert wait_for(stored_uuids, timeout=10.0) == [body_uuid(request)]
+    # On disk by the time the action answered "queued", without waiting.
+    assert stored_uuids() == [body_uuid(request)]
 
     e2e.hass.reload_entry(handle.entry_id)  # the outbox is stopped and reloaded
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 import json
 import time
@@ -19,11 +19,16 @@ from custom_components.dingtalk.const import (
     CONF_WEBHOOK,
     DOMAIN,
 )
-from custom_components.dingtalk.outbox import Outbox
+from custom_components.dingtalk.migration import MINOR_VERSION
+from custom_components.dingtalk.outbox import (
+    OutboxSettings,
+    settings as outbox_settings_module,
+)
 from dingtalk_emulator import Emulator, RobotConfig, RobotState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
+    from pathlib import Path
 
     from homeassistant.core import HomeAssistant
 
@@ -46,19 +51,22 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/dingtalk in every test."""
 
 
+FAST_SETTINGS: Final = OutboxSettings(
+    send_timeout=2.0,
+    stop_timeout=1.0,
+    retry_base=0.01,
+    retry_max_delay=0.02,
+    max_retries=1,
+)
+"""Short timeouts and retries for the outboxes of integration tests."""
+
+
 @pytest.fixture(autouse=True)
-def fast_outbox() -> Iterator[None]:
-    """Give every robot's outbox short timeouts and retries."""
-    fast = partial(
-        Outbox,
-        send_timeout=2.0,
-        stop_timeout=1.0,
-        retry_base=0.01,
-        retry_max_delay=0.02,
-        max_retries=1,
-    )
-    with patch("custom_components.dingtalk.Outbox", fast):
-        yield
+def fast_outbox(tmp_path: Path) -> Iterator[OutboxSettings]:
+    """Give every outbox short timeouts and retries, and a queue file of its own."""
+    settings = replace(FAST_SETTINGS, database=str(tmp_path / "outbox.db"))
+    with patch.object(outbox_settings_module, "DEFAULT_SETTINGS", settings):
+        yield settings
 
 
 class SkewClock:
@@ -173,6 +181,7 @@ def config_entry(robot_server: EmulatorServer) -> MockConfigEntry:
         entry_id=ENTRY_ID,
         unique_id=fingerprint(TOKEN),
         data=entry_data(robot_server),
+        minor_version=MINOR_VERSION,
     )
 
 
@@ -185,6 +194,7 @@ def other_entry(robot_server: EmulatorServer) -> MockConfigEntry:
         entry_id=OTHER_ENTRY_ID,
         unique_id=fingerprint(OTHER_TOKEN),
         data=entry_data(robot_server, OTHER_TOKEN, OTHER_SECRET, ()),
+        minor_version=MINOR_VERSION,
     )
 
 

@@ -27,10 +27,11 @@ from custom_components.dingtalk.api import (
     DingTalkClient,
     InvalidMessageError,
     MessageFormatError,
+    Problem,
     error_from_response,
 )
-from custom_components.dingtalk.config_flow import normalize_keywords
 from custom_components.dingtalk.const import (
+    CONF_COMBINE,
     CONF_DEFAULT_FORMAT,
     CONF_DEFAULT_TARGET,
     CONF_KEYWORDS,
@@ -39,6 +40,7 @@ from custom_components.dingtalk.const import (
     CONF_WEBHOOK,
     DOMAIN,
 )
+from custom_components.dingtalk.entry_data import normalize_keywords
 from dingtalk_emulator import Fault, FaultKind, RobotConfig, RobotState
 
 from .conftest import (
@@ -223,7 +225,7 @@ BREAKERS: dict[str, Breaker] = {
 @pytest.mark.parametrize(
     ("breaker", "errors"),
     [
-        ("not_a_webhook", {CONF_WEBHOOK: "invalid_webhook"}),
+        ("not_a_webhook", {CONF_WEBHOOK: "webhook_looks_like_secret"}),
         ("unknown_token", {CONF_WEBHOOK: "invalid_token"}),
         ("wrong_secret", {CONF_SECRET: "invalid_signature"}),
         ("missing_secret", {CONF_SECRET: "secret_required"}),
@@ -287,7 +289,7 @@ async def test_user_api_error_placeholders(
     ("error", "send_test_message", "expected"),
     [
         (MessageFormatError(400402, "markdown title missing"), True, "api_error"),
-        (InvalidMessageError("bad"), True, "unknown"),
+        (InvalidMessageError(Problem.REQUIRED, field="content"), True, "unknown"),
         (RuntimeError("boom"), False, "unknown"),
     ],
 )
@@ -456,7 +458,12 @@ async def test_reauth(
     assert_no_stored_credentials(result)
 
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_WEBHOOK: " ", CONF_SECRET: f" {new_secret} "}
+        result["flow_id"],
+        {
+            CONF_WEBHOOK: " ",
+            CONF_SECRET: f" {new_secret} ",
+            CONF_SEND_TEST_MESSAGE: False,
+        },
     )
     await hass.async_block_till_done()
     assert result["type"] is FlowResultType.ABORT
@@ -480,7 +487,10 @@ async def test_rotated_token_is_accepted(
         RobotConfig(access_token=NEW_TOKEN, secret=SECRET, keywords=(KEYWORD,))
     )
     result = await start_flow(hass, loaded_entry, source)
-    changes: dict[str, object] = {CONF_WEBHOOK: robot_server.webhook_url(NEW_TOKEN)}
+    changes: dict[str, object] = {
+        CONF_WEBHOOK: robot_server.webhook_url(NEW_TOKEN),
+        CONF_SEND_TEST_MESSAGE: False,
+    }
     if source == SOURCE_RECONFIGURE:
         changes[CONF_KEYWORDS] = [KEYWORD]
     result = await hass.config_entries.flow.async_configure(result["flow_id"], changes)
@@ -594,12 +604,16 @@ async def test_reconfigure_repairs_a_broken_webhook(
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_KEYWORDS: [KEYWORD]}
     )
-    assert result["errors"] == {CONF_WEBHOOK: "invalid_webhook"}
+    assert result["errors"] == {CONF_WEBHOOK: "webhook_bad_token"}
     assert_no_stored_credentials(result)
 
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
-        {CONF_WEBHOOK: robot_server.webhook_url(TOKEN), CONF_KEYWORDS: [KEYWORD]},
+        {
+            CONF_WEBHOOK: robot_server.webhook_url(TOKEN),
+            CONF_KEYWORDS: [KEYWORD],
+            CONF_SEND_TEST_MESSAGE: False,
+        },
     )
     assert result["reason"] == "reconfigure_successful"
     assert entry.data == entry_data(robot_server)
@@ -621,6 +635,7 @@ async def test_options(hass: HomeAssistant, loaded_entry: MockConfigEntry) -> No
     assert loaded_entry.options == {
         CONF_DEFAULT_FORMAT: "markdown",
         CONF_DEFAULT_TARGET: False,
+        CONF_COMBINE: True,
     }
     assert loaded_entry.runtime_data.default_format == "markdown"
     assert loaded_entry.runtime_data.default_target is False

@@ -46,5 +46,5 @@ async def test_diagnostics(
     assert SECRET not in text
     assert diagnostics["delivery"]["sent"] == 1
     assert diagnostics == snapshot(
-        exclude=props("created_at", "modified_at", "endpoint")
+        exclude=props("created_at", "modified_at", "endpoint", "last_delivered_at")
     )

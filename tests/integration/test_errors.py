@@ -10,9 +10,10 @@ from homeassistant.components.notify.const import (
     DOMAIN as NOTIFY_DOMAIN,
     SERVICE_SEND_MESSAGE,
 )
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_RECONFIGURE
+from homeassistant.config_entries import SOURCE_REAUTH
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import DOMAIN as HOMEASSISTANT_DOMAIN
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 import pytest
@@ -32,6 +33,7 @@ from custom_components.dingtalk.api import (
     KeywordError,
     MessageFormatError,
     MessageTooLongError,
+    Problem,
     RateLimitedError,
     RobotUnavailableError,
     SecurityCheckError,
@@ -165,15 +167,17 @@ async def test_keywords_rejected_issue(
     assert not issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
 
 
-async def test_delivery_ends_a_reauthentication(
+@pytest.mark.usefixtures("loaded_entry")
+async def test_delivery_keeps_an_open_reauthentication(
     hass: HomeAssistant,
     robot_emulator: Emulator,
     issue_registry: ir.IssueRegistry,
-    loaded_entry: MockConfigEntry,
 ) -> None:
-    """A delivery after the signature was restored closes the open reauth flow.
+    """A delivery never closes a reauth flow under the user; the step notices.
 
-    Reconfigure flows stay open: the user started them.
+    Reported: a successful delivery aborted every reauth flow, even one the user was
+    typing into. Now the flow stays, and opening it (or submitting it without new
+    settings) says that nothing needs to change.
     """
     reauth_issue = f"config_entry_reauth_{DOMAIN}_{ENTRY_ID}"
     replace_robot(robot_emulator, secret="SEC" + "9" * 64)
@@ -185,15 +189,38 @@ async def test_delivery_ends_a_reauthentication(
 
     replace_robot(robot_emulator)  # the admin turned the old secret back on
     await send(hass)
+    await hass.async_block_till_done()
+    assert reauth_flows(hass) == [ENTRY_ID]
+
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"])
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_not_needed"
+    assert result["description_placeholders"] == {"name": "Ops"}
+    await hass.async_block_till_done()
     assert reauth_flows(hass) == []
     assert not issue_registry.async_get_issue(HOMEASSISTANT_DOMAIN, reauth_issue)
 
-    await loaded_entry.start_reconfigure_flow(hass)
-    await send(hass)
-    assert [
-        flow["context"]["source"]
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    ] == [SOURCE_RECONFIGURE]
+
+async def test_reauth_with_new_settings_after_a_delivery(
+    hass: HomeAssistant, robot_emulator: Emulator, loaded_entry: MockConfigEntry
+) -> None:
+    """A user who enters a new secret is not stopped by a delivery in between."""
+    replace_robot(robot_emulator, secret="SEC" + "9" * 64)
+    with pytest.raises(HomeAssistantError, match="rejected the signature"):
+        await send(hass)
+    await hass.async_block_till_done()
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    replace_robot(robot_emulator, secret="SEC" + "8" * 64)
+    result = await hass.config_entries.flow.async_configure(
+        flow["flow_id"], {"secret": "SEC" + "8" * 64, "send_test_message": True}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert loaded_entry.data["secret"] == "SEC" + "8" * 64
+    [test_message] = robot_emulator.delivered(TOKEN)
+    assert "Home Assistant" in test_message.payload["text"]["content"]
 
 
 @pytest.mark.usefixtures("loaded_entry")
@@ -281,7 +308,7 @@ async def test_transient_failures(
 @pytest.mark.usefixtures("loaded_entry")
 async def test_body_too_large(hass: HomeAssistant) -> None:
     """A message that cannot be split to fit is refused before sending."""
-    with pytest.raises(ServiceValidationError, match="cannot be sent: the link body"):
+    with pytest.raises(ServiceValidationError, match="cannot be split"):
         await hass.services.async_call(
             DOMAIN,
             SERVICE_SEND_MESSAGE,
@@ -316,7 +343,10 @@ async def test_body_too_large(hass: HomeAssistant) -> None:
         (DingTalkConnectionError("down"), "Cannot reach DingTalk"),
         (DingTalkHTTPError(502), "HTTP 502"),
         (DingTalkBadResponseError("html"), "unreadable answer"),
-        (BodyTooLargeError("huge"), "cannot be sent: huge"),
+        (
+            BodyTooLargeError(Problem.CANNOT_SPLIT, msgtype="link", limit=20000),
+            "cannot be split",
+        ),
         (DingTalkError("odd"), "could not be delivered"),
     ],
 )
@@ -349,4 +379,5 @@ async def test_failure_callbacks(
     async_robot_delivered(hass, loaded_entry)
     assert not issue_registry.async_get_issue(DOMAIN, f"robot_unavailable_{ENTRY_ID}")
     assert not issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
-    assert reauth_flows(hass) == []
+    # An open reauthentication stays: the user may be typing into it.
+    assert reauth_flows(hass) == [ENTRY_ID]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from functools import partial
+from dataclasses import replace
 from typing import TYPE_CHECKING
-from unittest.mock import patch
 
 from homeassistant.components.notify.const import (
     ATTR_MESSAGE,
@@ -17,13 +16,17 @@ from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
-from custom_components.dingtalk.const import CONF_KEYWORDS, CONF_SECRET
-from custom_components.dingtalk.outbox import (
+from custom_components.dingtalk.const import (
+    CONF_KEYWORDS,
+    CONF_SECRET,
+    CONF_SEND_TEST_MESSAGE,
+)
+from custom_components.dingtalk.flow_sends import (
     FLOW_SENDS,
-    Outbox,
     async_pop_flow_sends,
     async_record_flow_send,
 )
+from custom_components.dingtalk.outbox import DATA_SETTINGS, OutboxSettings
 from dingtalk_emulator import RobotConfig
 
 from .conftest import KEYWORD, SECRET, TOKEN, fingerprint
@@ -68,7 +71,7 @@ async def notify(hass: HomeAssistant, message: str) -> None:
 
 
 async def test_test_message_counts_in_the_first_minute(
-    hass: HomeAssistant, robot_env: RobotEnv
+    hass: HomeAssistant, robot_env: RobotEnv, fast_outbox: OutboxSettings
 ) -> None:
     """A robot added with a test message, then 20 at once: 19 go, the 20th waits.
 
@@ -77,36 +80,34 @@ async def test_test_message_counts_in_the_first_minute(
     leaves the window and DingTalk never throttles.
     """
     sleep = SkewSleep(robot_env.clock)
-    outbox = partial(
-        Outbox,
-        send_timeout=2.0,
-        stop_timeout=1.0,
+    hass.data[DATA_SETTINGS] = replace(
+        fast_outbox,
+        combine=False,
         clock=robot_env.clock.now,
         wall_clock=robot_env.clock.now,
         sleep=sleep,
     )
     emulator = robot_env.emulator
-    with patch("custom_components.dingtalk.Outbox", outbox):
-        flow_id = await start_user_flow(hass)
-        result = await hass.config_entries.flow.async_configure(
-            flow_id, user_input(robot_env.server)
-        )
-        await hass.async_block_till_done()
-        assert result["type"] is FlowResultType.CREATE_ENTRY
-        entry = result["result"]
-        [test_message] = emulator.delivered(TOKEN)
-        assert hass.data[FLOW_SENDS] == {}  # the new robot's outbox took it
+    flow_id = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, user_input(robot_env.server)
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    entry = result["result"]
+    [test_message] = emulator.delivered(TOKEN)
+    assert hass.data[FLOW_SENDS] == {}  # the new robot's outbox took it
 
-        for n in range(20):
-            await notify(hass, f"{KEYWORD} #{n}")
+    for n in range(20):
+        await notify(hass, f"{KEYWORD} #{n}")
 
-        assert len(emulator.delivered(TOKEN)) == 20  # the test message and 19
-        assert entry.runtime_data.outbox.stats()["queued"] == 1
-        assert sleep.delays == [pytest.approx(61.0, abs=1.0)]
-        assert throttle_answers(emulator) == 0
+    assert len(emulator.delivered(TOKEN)) == 20  # the test message and 19
+    assert entry.runtime_data.outbox.stats()["queued"] == 1
+    assert sleep.delays == [pytest.approx(61.0, abs=1.0)]
+    assert throttle_answers(emulator) == 0
 
-        sleep.release.set()
-        await wait_until(lambda: entry.runtime_data.outbox.stats()["queued"] == 0)
+    sleep.release.set()
+    await wait_until(lambda: entry.runtime_data.outbox.stats()["queued"] == 0)
 
     delivered = emulator.delivered(TOKEN)
     assert [m.payload["text"]["content"] for m in delivered[1:]] == [
@@ -135,6 +136,7 @@ async def test_reauth_probes_are_recorded(
     changes: dict[str, object] = {CONF_KEYWORDS: [KEYWORD]}
     if source == SOURCE_REAUTH:
         changes = {}
+    changes[CONF_SEND_TEST_MESSAGE] = False  # the probe, as before
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SECRET: SECRET, **changes}
     )

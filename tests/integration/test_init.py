@@ -24,8 +24,11 @@ from custom_components.dingtalk.const import (
     DingTalkIssue,
 )
 from custom_components.dingtalk.delivery import issue_id
+from custom_components.dingtalk.outbox import DATA_STORE
+from custom_components.dingtalk.outbox.queue import DurableQueue
+from dingtalk_emulator import Emulator, RobotState
 
-from .conftest import ENTRY_ID, ROBOT_NAME, setup_entry
+from .conftest import ENTRY_ID, ROBOT_NAME, TOKEN, setup_entry
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -94,10 +97,16 @@ async def test_remove_entry_cleans_up(
     hass: HomeAssistant,
     config_entry: MockConfigEntry,
     issue_registry: ir.IssueRegistry,
-    hass_storage: dict[str, Any],
+    robot_emulator: Emulator,
 ) -> None:
-    """Removing a robot deletes its repair issues and its stored outbox."""
+    """Removing a robot deletes its repair issues and its queued messages."""
     await setup_entry(hass, config_entry)
+    robot_emulator.set_robot_state(TOKEN, RobotState.DISABLED)
+    store = hass.data[DATA_STORE]
+    await store.async_flush()
+    queue = DurableQueue(store, ENTRY_ID)
+    _items, durable = queue.add([("kept", {"msgtype": "text"})], 1.0)
+    await durable
     ir.async_create_issue(
         hass,
         DOMAIN,
@@ -109,12 +118,12 @@ async def test_remove_entry_cleans_up(
     )
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
-    assert f"dingtalk.outbox.{ENTRY_ID}" in hass_storage
+    assert len((await store.async_load(ENTRY_ID, 0.0)).items) == 1
 
     await hass.config_entries.async_remove(config_entry.entry_id)
     await hass.async_block_till_done()
     assert not issue_registry.issues
-    assert f"dingtalk.outbox.{ENTRY_ID}" not in hass_storage
+    assert (await store.async_load(ENTRY_ID, 0.0)).items == []
 
 
 @pytest.mark.usefixtures("loaded_entry")

@@ -249,7 +249,7 @@ async def test_default_target_option(
     [
         ({"color": "red"}, "Unknown key color in data"),
         ({"at_mobiles": ["12345", "call me"]}, "call me is not a valid mobile"),
-        ({"at_all": "perhaps"}, "Invalid data"),
+        ({"at_all": "perhaps"}, "The value of at_all in data is not valid"),
         ({"msgtype": "image"}, "Unknown message type image"),
         ({"orientation": "diagonal"}, "Unknown button orientation diagonal"),
         ({"msgtype": "link"}, "A link message needs the field url"),
@@ -259,7 +259,7 @@ async def test_default_target_option(
         ({"at_user_ids": ["ok", "a b"]}, "a b is not a valid DingTalk user ID"),
         (
             {"button_title": "x", "button_url": "https://x.org", "buttons": [{}]},
-            "Invalid data",
+            "The value of buttons in data is not valid",
         ),
         (
             {
@@ -271,7 +271,7 @@ async def test_default_target_option(
         ),
         ({"button_title": "x"}, "A action_card message needs the field button_url"),
         ({"msgtype": "action_card"}, "A action_card message needs the field buttons"),
-        ({"url": "ftp://example.org"}, "The message is not valid for DingTalk"),
+        ({"url": "ftp://example.org"}, "must be an http://, https:// or dingtalk://"),
     ],
 )
 async def test_invalid_data(

@@ -19,17 +19,23 @@ from custom_components.dingtalk.api import (
     Webhook,
 )
 from custom_components.dingtalk.outbox import (
+    DATA_STORE,
     EVENT_DELIVERY_FAILED,
     DeliveryResult,
     Outbox,
     OutboxFullError,
+    OutboxSettings,
+    Part,
+    outbox_settings,
 )
+from custom_components.dingtalk.webhook_sender import WebhookSender
 from dingtalk_emulator import Fault, FaultKind, RobotConfig
 from dingtalk_emulator.testing import TEST_SECRET, TEST_TOKENS
 from tests.integration.test_outbox_units import (
     GatedSleep,
     SteppedSleep,
     VirtualSleep,
+    part,
     wait_until,
 )
 
@@ -70,7 +76,7 @@ class Robot:
         entry_id: str = "ops",
         sleep: VirtualSleep | GatedSleep | SteppedSleep | None = None,
         request_timeout: float = 5.0,
-        **tuning: Any,  # noqa: ANN401 - forwarded to Outbox as is
+        **tuning: Any,  # noqa: ANN401 - OutboxSettings fields
     ) -> None:
         """Build the client and the (not yet started) outbox."""
         self.token = token
@@ -84,23 +90,33 @@ class Robot:
         )
         self.failures: list[Exception] = []
         tuning.setdefault("jitter", lambda: 0.5)
-        self.outbox = Outbox(
-            hass,
-            entry_id,
-            name,
-            self.client,
-            on_delivered=lambda: None,
-            on_failed=self.failures.append,
+        tuning.setdefault("combine", False)
+        self.settings = OutboxSettings(
+            database=outbox_settings(hass).database,
             clock=clock.now,
             wall_clock=clock.now,
             sleep=self.sleep,
             **tuning,
         )
+        self.outbox = Outbox(
+            hass,
+            entry_id,
+            name,
+            WebhookSender(self.client),
+            settings=self.settings,
+            on_delivered=lambda: None,
+            on_failed=self.failures.append,
+        )
 
 
-def alarm(n: int | str, robot: str = "ops") -> Text:
-    """Return a text message that passes the keyword check."""
-    return Text(content=f"{KEYWORD} {robot} #{n}", msg_uuid=f"{robot}-{n}")
+def in_flight(outbox: Outbox) -> bool:
+    """Return whether the outbox waits for an answer now."""
+    return outbox._worker is not None and outbox._worker.in_flight
+
+
+def alarm(n: int | str, robot: str = "ops") -> Part:
+    """Return a text message that passes the keyword check, as the outbox queues it."""
+    return part(Text(content=f"{KEYWORD} {robot} #{n}", msg_uuid=f"{robot}-{n}"))
 
 
 async def drain(outbox: Outbox, within: float = 20.0) -> None:
@@ -256,7 +272,7 @@ async def test_permanent_error_fails_that_message_alone(
     events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
     robot = Robot(hass, server, clock)
     await robot.outbox.async_start()
-    bad = Markdown(title="t", text="no key word here", msg_uuid="bad")
+    bad = part(Markdown(title="t", text="no key word here", msg_uuid="bad"))
     with pytest.raises(KeywordError):
         await robot.outbox.async_send([bad, alarm(1)])
     await drain(robot.outbox)
@@ -312,7 +328,7 @@ async def test_restart_with_a_request_in_flight(
     first = Robot(hass, server, clock, stop_timeout=0.05)
     await first.outbox.async_start()
     call = hass.async_create_task(first.outbox.async_send([alarm(n) for n in range(3)]))
-    await wait_until(lambda: first.outbox._in_flight)
+    await wait_until(lambda: in_flight(first.outbox))
     await first.outbox.async_stop()
     assert (await call).status == "queued"
     assert emu.delivered(OPS_TOKEN) == ([] if not after_delivery else emu.delivered())
@@ -450,7 +466,6 @@ def rotate_secret(emulator: Emulator, secret: str) -> None:
 
 async def test_rotated_secret_keeps_the_queue_until_reload(
     hass: HomeAssistant,
-    hass_storage: dict[str, Any],
     emu: Emulator,
     server: EmulatorServer,
     clock: ManualClock,
@@ -484,11 +499,10 @@ async def test_rotated_secret_keeps_the_queue_until_reload(
     await asyncio.sleep(0.05)
     assert len(emu.requests) == 3  # nothing else during the pause
     await first.outbox.async_stop()
-    stored = hass_storage["dingtalk.outbox.ops"]["data"]
-    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == [
-        f"ops-{n}" for n in range(1, 5)
-    ]
-    assert stored["paused_until"] is None
+    store = hass.data[DATA_STORE]
+    stored = await store.async_load("ops", 0.0)
+    assert [item.key for item in stored.items] == [f"ops-{n}" for n in range(1, 5)]
+    assert stored.paused_until is None
 
     # Reauthentication saves the new secret and reloads the entry: a new outbox.
     second = Robot(hass, server, clock, secret=NEW_SECRET)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import sqlite3
 from typing import TYPE_CHECKING, Any, Self
 
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import Event, HassJob
 import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
@@ -18,36 +21,47 @@ from custom_components.dingtalk.api import (
     InvalidTokenError,
     IPNotAllowedError,
     KeywordError,
+    Message,
     RateLimitedError,
     RobotUnavailableError,
     SignatureError,
     Text,
     TimestampError,
+    http_error,
 )
 from custom_components.dingtalk.const import DOMAIN
 from custom_components.dingtalk.outbox import (
     EVENT_DELIVERY_FAILED,
+    EVENT_RESTORE_FAILED,
     DeliveryResult,
     MessageExpiredError,
     Outbox,
     OutboxFullError,
     OutboxNotRunningError,
+    OutboxSettings,
+    Part,
     RateWindow,
+    Restored,
     UnexpectedDeliveryError,
+    async_get_store,
     backoff_delay,
     error_kind,
+    outbox_settings,
     send_delay,
 )
+from custom_components.dingtalk.outbox.queue import DurableQueue
+from custom_components.dingtalk.webhook_sender import combine_payloads, mark_resent
 from dingtalk_emulator import ManualClock
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Mapping
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
 
     from homeassistant.core import HomeAssistant
 
 START = 1_700_000_000.0
 ENTRY_ID = "entry1"
 STORE_KEY = f"dingtalk.outbox.{ENTRY_ID}"
+"""The JSON store of earlier versions, imported once."""
 
 
 # --------------------------------------------------------------------- helpers
@@ -107,6 +121,8 @@ class SteppedSleep:
 class FakeClient:
     """Scripted robot client: each request takes the next outcome (None = ok)."""
 
+    idempotent = True
+
     def __init__(self, clock: ManualClock) -> None:
         """Start with an empty script and an open gate."""
         self.clock = clock
@@ -115,6 +131,16 @@ class FakeClient:
         self.delivered: list[str] = []
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
+
+    def combine(
+        self, payloads: Sequence[Mapping[str, Any]], key: str
+    ) -> dict[str, Any] | None:
+        """Combine like a webhook robot."""
+        return combine_payloads(payloads, key)
+
+    def mark_resent(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Mark like a webhook robot."""
+        return mark_resent(payload)
 
     async def send_payload(self, payload: Mapping[str, Any]) -> None:
         """Play the next outcome of the script."""
@@ -157,7 +183,7 @@ class LatencyClient(FakeClient):
 class Harness:
     """An outbox with its fake client, clock, sleep and callback records."""
 
-    def __init__(self, hass: HomeAssistant, **tuning: Any) -> None:  # noqa: ANN401 - forwarded to Outbox as is
+    def __init__(self, hass: HomeAssistant, **tuning: Any) -> None:  # noqa: ANN401 - OutboxSettings fields and Outbox options
         """Build the outbox (not started)."""
         self.hass = hass
         self.clock = ManualClock(START)
@@ -168,18 +194,38 @@ class Harness:
         self.delivered_calls = 0
         self.failures: list[DingTalkError] = []
         tuning.setdefault("jitter", lambda: 0.0)
-        self.outbox = Outbox(
-            hass,
-            tuning.pop("entry_id", ENTRY_ID),
-            "Ops",
-            self.client,
-            on_delivered=self._on_delivered,
-            on_failed=self.failures.append,
+        tuning.setdefault("combine", False)
+        options = {
+            key: tuning.pop(key) for key in ("recent_sends", "unsure") if key in tuning
+        }
+        # The outbox's own defaults, not the fast ones of the integration tests.
+        self.settings = OutboxSettings(
+            database=outbox_settings(hass).database,
             clock=self.clock.now,
             wall_clock=self.clock.now,
             sleep=self.sleep,
             **tuning,
         )
+        self.entry_id = ENTRY_ID
+        self.outbox = self.new_outbox(**options)
+
+    def new_outbox(self, **options: Any) -> Outbox:  # noqa: ANN401 - Outbox options
+        """Return a fresh outbox on the same settings, queue and fake client."""
+        return Outbox(
+            self.hass,
+            self.entry_id,
+            "Ops",
+            self.client,
+            settings=self.settings,
+            on_delivered=self._on_delivered,
+            on_failed=self.failures.append,
+            **options,
+        )
+
+    async def stored(self) -> Restored:
+        """Return what the durable queue holds for this outbox."""
+        store = await async_get_store(self.hass, self.settings.database)
+        return await store.async_load(self.entry_id, 0.0)
 
     def _on_delivered(self) -> None:
         """Count deliveries."""
@@ -195,9 +241,14 @@ class Harness:
         await self.outbox.async_stop()
 
 
-def text(n: int | str) -> Text:
-    """Return a text message with a readable msgUuid."""
-    return Text(content=f"alarm {n}", msg_uuid=f"m{n}")
+def text(n: int | str) -> Part:
+    """Return a text message with a readable msgUuid, as the outbox queues it."""
+    return part(Text(content=f"alarm {n}", msg_uuid=f"m{n}"))
+
+
+def part(message: Message) -> Part:
+    """Return a message as the outbox queues it: its key and its payload."""
+    return message.msg_uuid, message.to_payload()
 
 
 async def wait_until(predicate: Callable[[], bool], within: float = 5.0) -> None:
@@ -550,14 +601,14 @@ async def test_http_throttle_statuses_pause_like_a_rate_limit(
     events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
     async with Harness(hass, sleep_factory=GatedSleep) as h:
         assert isinstance(h.sleep, GatedSleep)
-        h.client.script = [DingTalkHTTPError(status)]
+        h.client.script = [http_error(status)]
         result = await h.outbox.async_send([text(1), text(2)])
         assert result == DeliveryResult(status="queued", parts=2)
         stats = h.outbox.stats()
         assert (stats["throttled"], stats["retried"], stats["queued"]) == (1, 0, 2)
         assert stats["paused_reason"] == "rate_limited"
         assert stats["paused_until"] == "2023-11-14T22:23:20+00:00"
-        assert stats["last_error"] == "http"
+        assert stats["last_error"] == "http_throttled"
         h.sleep.release.set()
         await wait_until(idle(h.outbox))
         assert h.sleep.delays == [600.0]
@@ -623,7 +674,6 @@ async def pause_on_robot_error(h: Harness, n: int = 3, *script: DingTalkError) -
 )
 async def test_robot_error_fails_the_head_and_keeps_the_rest(
     hass: HomeAssistant,
-    hass_storage: dict[str, Any],
     script: list[DingTalkError],
     kind: str,
 ) -> None:
@@ -643,23 +693,16 @@ async def test_robot_error_fails_the_head_and_keeps_the_rest(
         assert stats["paused_until"] == PAUSE_END
         await asyncio.sleep(0.01)
         assert len(h.client.calls) == len(script)
-    stored = hass_storage[STORE_KEY]["data"]
-    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == [
-        "m2",
-        "m3",
-        "m4",
-        "m5",
-    ]
-    assert stored["paused_until"] is None  # a reload starts afresh
+    stored = await h.stored()
+    assert [item.key for item in stored.items] == ["m2", "m3", "m4", "m5"]
+    assert stored.paused_until is None  # a reload starts afresh
 
 
-async def test_reload_sends_what_a_robot_error_kept(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
+async def test_reload_sends_what_a_robot_error_kept(hass: HomeAssistant) -> None:
     """A new outbox (reauthenticated, reconfigured) sends the kept queue at once."""
     async with Harness(hass, sleep_factory=SteppedSleep) as h:
         await pause_on_robot_error(h)
-    assert len(hass_storage[STORE_KEY]["data"]["messages"]) == 2
+    assert len((await h.stored()).items) == 2
     async with Harness(hass) as again:
         assert again.outbox.stats()["paused_reason"] is None
         await wait_until(idle(again.outbox))
@@ -670,9 +713,9 @@ async def test_reload_sends_what_a_robot_error_kept(
 async def test_robot_pause_retries_the_head_after_the_back_off(
     hass: HomeAssistant,
 ) -> None:
-    """After robot_error_pause the head is tried once: failing again, it fails alone."""
+    """After halt_pause the head is tried once: failing again, it fails alone."""
     events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
-    async with Harness(hass, sleep_factory=SteppedSleep, robot_error_pause=100.0) as h:
+    async with Harness(hass, sleep_factory=SteppedSleep, halt_pause=100.0) as h:
         assert isinstance(h.sleep, SteppedSleep)
         await pause_on_robot_error(h, 3, sign_error(), sign_error())
         h.sleep.step()
@@ -720,7 +763,7 @@ async def test_probe_re_signs_once_and_leaves_the_head_as_it_was(
 ) -> None:
     """A clock still off: the probe's re-signed retry fails; the head keeps its one."""
     stale = TimestampError(310000, "invalid timestamp")
-    async with Harness(hass, sleep_factory=SteppedSleep, robot_error_pause=100.0) as h:
+    async with Harness(hass, sleep_factory=SteppedSleep, halt_pause=100.0) as h:
         assert isinstance(h.sleep, SteppedSleep)
         await pause_on_robot_error(h, 2, stale, stale)
         h.client.script = [stale, stale]
@@ -806,9 +849,7 @@ async def test_call_keeps_its_bound_while_the_probe_hangs(
         assert h.client.delivered == ["m2", "m3"]
 
 
-async def test_stop_during_a_probe(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
+async def test_stop_during_a_probe(hass: HomeAssistant) -> None:
     """Stopping answers the waiting call "not running"; the kept queue is stored."""
     h = Harness(hass, sleep_factory=SteppedSleep, stop_timeout=0.01)
     await h.outbox.async_start()
@@ -820,9 +861,9 @@ async def test_stop_during_a_probe(
     await h.outbox.async_stop()
     with pytest.raises(OutboxNotRunningError):
         await call
-    stored = hass_storage[STORE_KEY]["data"]
-    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == ["m2"]
-    assert stored["paused_until"] is None
+    stored = await h.stored()
+    assert [item.key for item in stored.items] == ["m2"]
+    assert stored.paused_until is None
 
 
 async def test_messages_expiring_during_a_robot_pause_end_it(
@@ -855,77 +896,133 @@ async def test_robot_error_with_nothing_else_queued_does_not_pause(
 # -------------------------------------------------------------- persistence
 
 
-async def test_queue_is_persisted_on_stop(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
-    """Stop saves messages (payload, enqueue time, attempts), pace and pause."""
+async def test_queued_means_on_disk(hass: HomeAssistant) -> None:
+    """When a call answers "queued", its messages and the sends are stored.
+
+    Reported: a message answered "queued" was lost when Home Assistant was killed
+    within a second, because the queue was only written by a delayed save.
+    """
     async with Harness(hass, sleep_factory=GatedSleep, rate_limit=5) as h:
         h.client.script = [None, RateLimitedError(130101, "send too fast")]
         await h.outbox.async_send([text(1), text(2), text(3)])
         await wait_until(lambda: len(h.client.calls) == 2)
-        waiting = await send_in_background(hass, h.outbox.async_send([text(4)]))
-    assert (await waiting).status == "queued"
-    stored = hass_storage[STORE_KEY]
-    assert stored["version"] == 1
-    data = stored["data"]
-    assert [m["payload"]["msgUuid"] for m in data["messages"]] == ["m2", "m3", "m4"]
-    assert data["messages"][0] == {
-        "payload": text(2).to_payload(),
-        "enqueued_at": START,
-        "attempts": 0,
-    }
-    assert data["recent_sends"] == [START, START]
-    assert data["paused_until"] == START + 600.0
+        result = await h.outbox.async_send([text(4)])
+        assert result.status == "queued"
+        # Not stopped, not flushed: what a SIGKILL right now would leave behind.
+        stored = await h.stored()
+    assert [item.key for item in stored.items] == ["m2", "m3", "m4"]
+    m2 = stored.items[0]
+    assert (m2.payload, m2.enqueued_at, m2.attempts, m2.attempted) == (
+        text(2)[1],
+        START,
+        1,
+        True,
+    )
+    assert stored.sends == [START, START]
+    assert stored.paused_until == START + 600.0
+    assert stored.pause_reason == "rate_limited"
+
+
+async def store_queue(
+    hass: HomeAssistant,
+    messages: list[tuple[Part, float]],
+    sends: Sequence[float] = (),
+) -> None:
+    """Put messages (with their enqueue times) and sends in the durable queue."""
+    store = await async_get_store(hass, outbox_settings(hass).database)
+    queue = DurableQueue(store, ENTRY_ID)
+    for message, enqueued_at in messages:
+        _items, durable = queue.add([message], enqueued_at)
+        await durable
+    await store.record_sends(ENTRY_ID, sends)
 
 
 async def test_restore_after_restart(
-    hass: HomeAssistant,
-    hass_storage: dict[str, Any],
-    caplog: pytest.LogCaptureFixture,
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Stored messages go out in order, paced by stored sends; stale ones dropped."""
     caplog.set_level(logging.WARNING)
+    await store_queue(
+        hass,
+        [(text("old"), START - 90_000), (text(1), START - 5), (text(3), START - 1)],
+        sends=[START - 30, START - 50],
+    )
+    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
+    async with Harness(hass, rate_limit=2, rate_window=60.0) as h:
+        assert h.outbox.stats()["dropped_expired"] == 1
+        assert h.outbox.stats()["restored"] == 3
+        await wait_until(idle(h.outbox))
+        assert h.client.calls == [("m1", START + 10), ("m3", START + 30)]
+        assert [e.data["reason"] for e in events] == ["expired"]
+        assert [type(err) for err in h.failures] == [MessageExpiredError]
+    assert "message mold was queued for 90000 s" in caplog.text
+
+
+async def test_unreadable_rows_are_reported(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A damaged stored message is dropped and reported, never silently."""
+    async with Harness(hass, sleep_factory=GatedSleep) as first:
+        first.client.script = [RateLimitedError(130101, "send too fast")]
+        await first.outbox.async_send([text(1), text(2)])
+    store = await async_get_store(hass, first.settings.database)
+    await store.async_flush()
+    conn = sqlite3.connect(store.path)
+    with conn:
+        conn.execute("UPDATE items SET payload = '{broken' WHERE key = 'm1'")
+    conn.close()
+    events = async_capture_events(hass, EVENT_RESTORE_FAILED)
+    async with Harness(hass, sleep_factory=GatedSleep) as h:
+        assert h.outbox.unreadable == 1
+        assert h.outbox.stats()["unreadable"] == 1
+        assert h.outbox.stats()["queued"] == 1
+    await hass.async_block_till_done()
+    assert [e.data for e in events] == [
+        {"entry_id": ENTRY_ID, "robot": "Ops", "count": 1}
+    ]
+    assert "1 stored message(s) could not be read" in caplog.text
+    assert [item.key for item in (await h.stored()).items] == ["m2"]
+
+
+async def test_legacy_json_queue_is_imported(
+    hass: HomeAssistant, hass_storage: dict[str, Any]
+) -> None:
+    """The queue an earlier version kept in .storage moves to the durable queue."""
     hass_storage[STORE_KEY] = {
         "version": 1,
         "minor_version": 1,
         "key": STORE_KEY,
         "data": {
             "messages": [
-                {"payload": text("old").to_payload(), "enqueued_at": START - 90_000},
-                {
-                    "payload": text(1).to_payload(),
-                    "enqueued_at": START - 5,
-                    "attempts": 2,
-                },
+                {"payload": text(1)[1], "enqueued_at": START - 5, "attempts": 2},
                 "garbage",
-                {"payload": text(2).to_payload(), "enqueued_at": "yesterday"},
-                {"payload": text(3).to_payload(), "enqueued_at": START - 1},
+                {"payload": text(2)[1], "enqueued_at": "yesterday"},
+                {"payload": text(3)[1], "enqueued_at": START - 1},
             ],
             "recent_sends": [START - 30, START - 50, "x", True],
             "paused_until": START + 10,
         },
     }
-    events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
     async with Harness(hass, rate_limit=2, rate_window=60.0) as h:
-        assert h.outbox.stats()["dropped_expired"] == 1
+        assert h.outbox.stats()["unreadable"] == 2
         await wait_until(idle(h.outbox))
         assert h.client.calls == [("m1", START + 10), ("m3", START + 30)]
-        assert [e.data["reason"] for e in events] == ["expired"]
-        assert [type(err) for err in h.failures] == [MessageExpiredError]
-    assert caplog.text.count("skipped an unreadable stored message") == 2
-    assert "message mold was queued for 90000 s" in caplog.text
+    await hass.async_block_till_done()
+    assert STORE_KEY not in hass_storage
 
 
-async def test_recent_sends_count_with_the_stored_ones(
+async def test_unusable_legacy_store_is_ignored(
     hass: HomeAssistant, hass_storage: dict[str, Any]
 ) -> None:
+    """An earlier store that holds no mapping starts an empty outbox."""
+    hass_storage[STORE_KEY] = {"version": 1, "key": STORE_KEY, "data": ["x"]}
+    async with Harness(hass) as h:
+        assert h.outbox.stats()["queued"] == 0
+
+
+async def test_recent_sends_count_with_the_stored_ones(hass: HomeAssistant) -> None:
     """Sends made outside the outbox (the config flow's) pace it like stored ones."""
-    hass_storage[STORE_KEY] = {
-        "version": 1,
-        "minor_version": 1,
-        "key": STORE_KEY,
-        "data": {"messages": [], "recent_sends": [START - 30]},
-    }
+    await store_queue(hass, [], sends=[START - 30])
     recent = [START - 20, START - 50]
     async with Harness(hass, rate_limit=3, rate_window=60.0, recent_sends=recent) as h:
         await h.outbox.async_send([text(1), text(2)])
@@ -933,24 +1030,20 @@ async def test_recent_sends_count_with_the_stored_ones(
         assert h.client.calls == [("m1", START + 10), ("m2", START + 30)]
 
 
-async def test_recent_sends_without_a_store(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
-    """The flow's send is saved with the window and paces the next outbox too."""
+async def test_recent_sends_are_stored(hass: HomeAssistant) -> None:
+    """The flow's send is stored with the window and paces the next outbox too."""
     async with Harness(hass, rate_limit=1, recent_sends=[START - 60.5]) as h:
         assert h.outbox._window.sends() == (START - 60.5,)
-    assert hass_storage[STORE_KEY]["data"]["recent_sends"] == [START - 60.5]
+    assert (await h.stored()).sends == [START - 60.5]
     async with Harness(hass, rate_limit=1) as h:
         await h.outbox.async_send([text(1)])
         await wait_until(idle(h.outbox))
         assert h.client.calls == [("m1", START + 0.5)]
         assert h.sleep.delays == [0.5]
-    assert hass_storage[STORE_KEY]["data"]["recent_sends"] == [START + 0.5]
+    assert (await h.stored()).sends == [START - 60.5, START + 0.5]
 
 
-async def test_expired_paused_past_the_pause(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
+async def test_expired_paused_past_the_pause(hass: HomeAssistant) -> None:
     """A message whose pause outlives max_age is dropped at the head, with event."""
     events = async_capture_events(hass, EVENT_DELIVERY_FAILED)
     async with Harness(hass, max_age=100.0, throttle_pause=600.0) as h:
@@ -960,12 +1053,10 @@ async def test_expired_paused_past_the_pause(
         assert [e.data["msg_uuid"] for e in events] == ["m1"]
         assert h.client.delivered == []
         assert h.outbox.stats()["last_error"] == "expired"
-    assert hass_storage[STORE_KEY]["data"]["messages"] == []
+    assert (await h.stored()).items == []
 
 
-async def test_pause_survives_a_restart(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
+async def test_pause_survives_a_restart(hass: HomeAssistant) -> None:
     """A throttled robot is still paused after a restart; its queue is kept."""
     async with Harness(hass, sleep_factory=GatedSleep) as h:
         h.client.script = [RateLimitedError(130101, "send too fast")]
@@ -975,25 +1066,13 @@ async def test_pause_survives_a_restart(
         assert again.outbox.stats()["queued"] == 1
         assert again.outbox.stats()["paused_until"] == "2023-11-14T22:23:20+00:00"
         assert again.client.calls == []
-    stored = hass_storage[STORE_KEY]["data"]
-    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == ["m1"]
-
-
-async def test_unusable_store_content_is_ignored(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
-    """A store that holds no mapping starts an empty outbox."""
-    hass_storage[STORE_KEY] = {"version": 1, "key": STORE_KEY, "data": ["x"]}
-    async with Harness(hass) as h:
-        assert h.outbox.stats()["queued"] == 0
+    assert [item.key for item in (await h.stored()).items] == ["m1"]
 
 
 # ------------------------------------------------------------------ stopping
 
 
-async def test_stop_lets_the_in_flight_request_finish(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
+async def test_stop_lets_the_in_flight_request_finish(hass: HomeAssistant) -> None:
     """An answer arriving within stop_timeout is respected (not stored again)."""
     h = Harness(hass, stop_timeout=5.0)
     await h.outbox.async_start()
@@ -1006,13 +1085,10 @@ async def test_stop_lets_the_in_flight_request_finish(
     await stopping
     assert (await waiting).status == "queued"
     assert h.client.delivered == ["m1"]
-    stored = hass_storage[STORE_KEY]["data"]["messages"]
-    assert [m["payload"]["msgUuid"] for m in stored] == ["m2"]
+    assert [item.key for item in (await h.stored()).items] == ["m2"]
 
 
-async def test_stop_is_bounded_when_the_request_hangs(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
+async def test_stop_is_bounded_when_the_request_hangs(hass: HomeAssistant) -> None:
     """A request still hanging at stop_timeout is cancelled; message kept."""
     h = Harness(hass, stop_timeout=0.05)
     await h.outbox.async_start()
@@ -1021,24 +1097,73 @@ async def test_stop_is_bounded_when_the_request_hangs(
     await h.client.entered.wait()
     await h.outbox.async_stop()
     assert (await waiting).status == "queued"
-    stored = hass_storage[STORE_KEY]["data"]["messages"]
-    assert [m["payload"]["msgUuid"] for m in stored] == ["m1"]
+    [item] = (await h.stored()).items
+    assert (item.key, item.attempted) == ("m1", True)
 
 
-async def test_home_assistant_stop_persists_the_queue(
-    hass: HomeAssistant, hass_storage: dict[str, Any]
-) -> None:
-    """Stopping Home Assistant stops the outbox and saves what is left."""
+async def test_messages_sent_while_home_assistant_stops(hass: HomeAssistant) -> None:
+    """Shutdown automations' messages go out; later ones are stored for the start.
+
+    Reported: the outbox stopped in a shutdown job, in the same stage as the
+    automations triggered by Home Assistant's shutdown, so their "Home Assistant is
+    stopping" messages failed with "not running".
+    """
     h = Harness(hass, sleep_factory=GatedSleep)
     await h.outbox.async_start()
-    h.client.script = [RateLimitedError(130101, "send too fast")]
-    assert (await h.outbox.async_send([text(1)])).status == "queued"
+    statuses: list[str] = []
+
+    async def shutdown_automation() -> None:
+        """Send as an automation on the homeassistant shutdown trigger does."""
+        statuses.append((await h.outbox.async_send([text("stopping")])).status)
+
+    async def on_stop(_event: Event) -> None:
+        """Send while integrations stop (the worker is cancelled by then)."""
+        statuses.append((await h.outbox.async_send([text("late")])).status)
+
+    hass.async_add_shutdown_job(HassJob(shutdown_automation))
+    hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, on_stop)
+    store = await async_get_store(hass, h.settings.database)
     await hass.async_stop()
-    stored = hass_storage[STORE_KEY]["data"]
-    assert [m["payload"]["msgUuid"] for m in stored["messages"]] == ["m1"]
-    assert stored["paused_until"] == START + 600.0
-    with pytest.raises(OutboxNotRunningError):
-        await h.outbox.async_send([text(2)])
+    assert statuses == ["sent", "queued"]
+    assert h.client.delivered == ["mstopping"]
+    # The file was closed with Home Assistant; read it as the next start will.
+    assert store.path == h.settings.database
+    conn = sqlite3.connect(store.path)
+    keys = [key for (key,) in conn.execute("SELECT key FROM items ORDER BY seq")]
+    conn.close()
+    assert keys == ["mlate"]
+
+
+async def test_drain_stops_at_what_cannot_go_within_the_budget(
+    hass: HomeAssistant,
+) -> None:
+    """A message whose turn comes after the drain budget stays stored."""
+    async with Harness(hass, sleep_factory=GatedSleep, rate_limit=1) as h:
+        await h.outbox.async_send([text(1)])
+        assert (await h.outbox.async_send([text(2)])).status == "queued"
+        await wait_until(lambda: h.sleep.delays == [pytest.approx(61.0)])
+        async with asyncio.timeout(1):
+            await h.outbox._async_drain()  # the next slot is 61 s away: no wait
+        assert h.client.delivered == ["m1"]
+        assert [item.key for item in (await h.stored()).items] == ["m2"]
+
+
+async def test_drain_waits_for_what_goes_within_the_budget(
+    hass: HomeAssistant,
+) -> None:
+    """A message due within the budget (a short back-off) goes out first."""
+    async with Harness(hass, sleep_factory=GatedSleep, drain_budget=15.0) as h:
+        assert isinstance(h.sleep, GatedSleep)
+        h.client.script = [BusyError(-1, "busy")]
+        assert (await h.outbox.async_send([text(1)])).status == "queued"
+        await wait_until(lambda: h.sleep.delays == [1.0])
+        drain = hass.async_create_task(h.outbox._async_drain())
+        await asyncio.sleep(0.05)
+        assert not drain.done()
+        h.sleep.release.set()
+        await drain
+        assert h.client.delivered == ["m1"]
+        assert (await h.stored()).items == []
 
 
 async def test_worker_is_a_background_task(hass: HomeAssistant) -> None:

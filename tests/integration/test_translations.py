@@ -12,13 +12,15 @@ from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.dingtalk import config_flow
+from custom_components.dingtalk.api import Problem, WebhookProblem
 from custom_components.dingtalk.const import (
     DingTalkFormat,
     DingTalkIssue,
     DingTalkMsgType,
+    DingTalkNotice,
     DingTalkOrientation,
 )
-from custom_components.dingtalk.delivery import ERROR_KEYS
+from custom_components.dingtalk.policy import POLICIES
 
 if TYPE_CHECKING:
     import probatio
@@ -27,6 +29,7 @@ PACKAGE: Final = Path(config_flow.__file__).parent
 LANGUAGES: Final = ("en", "zh-Hans")
 PLACEHOLDER_RE: Final = re.compile(r"\{(\w+)\}")
 HTML_RE: Final = re.compile(r"<[A-Za-z/!]")
+ISSUE_PLACEHOLDERS: Final = {"robot", "errmsg", "count", "reason", "moved_to"}
 
 
 def load(language: str) -> dict[str, Any]:
@@ -63,7 +66,7 @@ def used_exception_keys() -> dict[str, set[str] | None]:
     The placeholders are None when the code builds them at run time.
     """
     used: dict[str, set[str] | None] = {}
-    for path in [*PACKAGE.glob("*.py")]:
+    for path in [*PACKAGE.rglob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -125,7 +128,11 @@ def test_strings_are_clean(language: str) -> None:
 def test_exception_keys_used_in_code_exist() -> None:
     """Every exception the code raises has a message with matching placeholders."""
     used = used_exception_keys()
-    used |= {key: {"robot", "errcode", "errmsg", "status"} for _, key in ERROR_KEYS}
+    used |= {
+        policy.translation_key: {"robot", "errcode", "errmsg", "status"}
+        for _, policy in POLICIES
+    }
+    used |= {f"input_{problem}": None for problem in Problem}
     assert used
     for language in LANGUAGES:
         exceptions = TRANSLATIONS[language]["exceptions"]
@@ -138,7 +145,8 @@ def test_exception_keys_used_in_code_exist() -> None:
 
 def test_every_exception_message_is_used() -> None:
     """No exception message is left over."""
-    used = set(used_exception_keys()) | {key for _, key in ERROR_KEYS}
+    used = set(used_exception_keys()) | {p.translation_key for _, p in POLICIES}
+    used |= {f"input_{problem}" for problem in Problem}
     assert set(TRANSLATIONS["en"]["exceptions"]) == used
 
 
@@ -146,10 +154,10 @@ def test_issues() -> None:
     """Every repair issue has a title and description with the robot's name."""
     for language in LANGUAGES:
         issues = TRANSLATIONS[language]["issues"]
-        assert set(issues) == set(DingTalkIssue)
-        for issue in issues.values():
-            assert placeholders(issue["description"]) <= {"robot", "errmsg"}
-            assert "{robot}" in issue["title"]
+        assert set(issues) == {*DingTalkIssue, *DingTalkNotice}
+        for key, issue in issues.items():
+            assert placeholders(issue["description"]) <= ISSUE_PLACEHOLDERS
+            assert "{robot}" in issue["title"] or key == DingTalkNotice.OUTBOX_DAMAGED
 
 
 def _schema_keys(schema: probatio.Schema) -> set[str]:
@@ -180,7 +188,8 @@ def test_flow_errors_exist() -> None:
     """Every error the flow can show is translated, and every translation is used."""
     source = Path(config_flow.__file__).read_text(encoding="utf-8")
     errors = set(TRANSLATIONS["en"]["config"]["error"])
-    used = {error for _, _, error in config_flow.CHECK_ERRORS}
+    used = {p.flow_error[1] for _, p in POLICIES if p.flow_error is not None}
+    used |= {f"webhook_{problem}" for problem in WebhookProblem}
     used |= set(re.findall(r'DingTalkCheckFailure\(\s*\w+,\s*"(\w+)"', source))
     used |= set(re.findall(r'"(\w+)" if signed else "(\w+)"', source)[0])
     used |= set(config_flow.FIELDLESS_ERRORS.values())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from .client import USER_AGENT, DingTalkClient, scrub
+from .client import DingTalkClient
 from .errors import (
     ERRCODE_CLASSES,
     SECURITY_MESSAGES,
+    AccessTokenInvalidError,
+    AppCredentialsError,
     BodyTooLargeError,
     BusyError,
     ContentRejectedError,
@@ -16,6 +18,7 @@ from .errors import (
     DingTalkHTTPError,
     DingTalkTimeoutError,
     DingTalkTransportError,
+    HTTPThrottledError,
     InvalidMessageError,
     InvalidTokenError,
     InvalidWebhookError,
@@ -23,14 +26,22 @@ from .errors import (
     KeywordError,
     MessageFormatError,
     MessageTooLongError,
+    PermissionDeniedError,
+    Problem,
+    QuotaExceededError,
     RateLimitedError,
+    RecipientNotFoundError,
     RobotUnavailableError,
     SecurityCheckError,
     SignatureError,
     TimestampError,
     UnknownApiError,
+    UserFlowControlledError,
+    WebhookProblem,
     error_from_response,
+    http_error,
 )
+from .hosts import is_local_host
 from .models import (
     MAX_BODY_BYTES,
     MESSAGE_TYPES,
@@ -50,6 +61,7 @@ from .models import (
 )
 from .prepare import has_keyword, prepare, with_mentions
 from .signing import sign
+from .transport import USER_AGENT, async_request, scrub
 from .webhook import DEFAULT_ENDPOINT, Webhook
 
 __all__ = [
@@ -60,8 +72,10 @@ __all__ = [
     "MOBILE_RE",
     "SECURITY_MESSAGES",
     "USER_AGENT",
+    "AccessTokenInvalidError",
     "ActionButton",
     "ActionCard",
+    "AppCredentialsError",
     "BodyTooLargeError",
     "BusyError",
     "ButtonOrientation",
@@ -76,6 +90,7 @@ __all__ = [
     "DingTalkTransportError",
     "FeedCard",
     "FeedLink",
+    "HTTPThrottledError",
     "IPNotAllowedError",
     "InvalidMessageError",
     "InvalidTokenError",
@@ -87,16 +102,25 @@ __all__ = [
     "Message",
     "MessageFormatError",
     "MessageTooLongError",
+    "PermissionDeniedError",
+    "Problem",
+    "QuotaExceededError",
     "RateLimitedError",
+    "RecipientNotFoundError",
     "RobotUnavailableError",
     "SecurityCheckError",
     "SignatureError",
     "Text",
     "TimestampError",
     "UnknownApiError",
+    "UserFlowControlledError",
     "Webhook",
+    "WebhookProblem",
+    "async_request",
     "error_from_response",
     "has_keyword",
+    "http_error",
+    "is_local_host",
     "payload_size",
     "prepare",
     "scrub",

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import re
 import time
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Self
 from urllib.parse import quote, quote_plus, unquote
 
@@ -16,17 +13,16 @@ from yarl import URL
 
 from .errors import (
     DingTalkBadResponseError,
-    DingTalkConnectionError,
-    DingTalkHTTPError,
-    DingTalkTimeoutError,
     error_from_response,
+    http_error,
     parse_errcode,
 )
 from .models import serialize_payload
 from .signing import sign
+from .transport import JSON_HEADERS, async_request, scrub
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Mapping
 
     from .models import Message
     from .webhook import Webhook
@@ -34,37 +30,9 @@ if TYPE_CHECKING:
 # send() makes exactly one request: no prepare(), no retry. The caller owns pacing and
 # retries, and every exception says whether a retry can help. Each request gets a
 # fresh timestamp and sign. Nothing raised or logged here contains the access token,
-# the secret or the signed URL: aiohttp's error text is scrubbed, chained from None.
+# the secret or the signed URL (transport.async_request scrubs aiohttp's errors).
 
 _LOGGER: Final = logging.getLogger(__name__)
-
-USER_AGENT: Final = "ha-dingtalk/0.1.0 (+https://github.com/ha-dingtalk/ha-dingtalk)"
-"""User-Agent of every request."""
-
-HEADERS: Final = MappingProxyType(
-    {
-        "Content-Type": "application/json; charset=utf-8",
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
-)
-"""Headers of every request."""
-
-REDACTED: Final = "***"
-"""What replaces a secret in error text and logs."""
-
-_SECRET_PARAMS_RE: Final = re.compile(
-    r"(?P<name>access_token|timestamp|sign|secret)=[^&\s'\"<>]*", re.IGNORECASE
-)
-_URL_QUERY_RE: Final = re.compile(r"(?P<base>://[^\s?'\"<>]*)\?[^\s'\"<>]*")
-
-
-def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """Return ``text`` with the secrets, their parameters and URL queries as ***."""
-    for secret in sorted({value for value in secrets if value}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    text = _SECRET_PARAMS_RE.sub(rf"\g<name>={REDACTED}", text)
-    return _URL_QUERY_RE.sub(rf"\g<base>?{REDACTED}", text)
 
 
 class DingTalkClient:
@@ -124,7 +92,7 @@ class DingTalkClient:
         status, raw = await self._post(url, body, secrets)
         if not 200 <= status < 300:  # noqa: PLR2004 - the 2xx range
             _LOGGER.debug("%s answered HTTP %d", where, status)
-            raise DingTalkHTTPError(status)
+            raise http_error(status)
         try:
             data = json.loads(raw)
         except ValueError:
@@ -190,25 +158,13 @@ class DingTalkClient:
         if self._session is None:
             self._session = aiohttp.ClientSession()
             self._close_session = True
-        try:
-            async with (
-                asyncio.timeout(self._request_timeout),
-                self._session.post(
-                    url, data=body, headers=HEADERS, allow_redirects=False
-                ) as response,
-            ):
-                return response.status, await response.read()
-        except TimeoutError:
-            # Before ClientError: aiohttp's own timeouts are both.
-            _LOGGER.debug("%s timed out", self._redacted_endpoint())
-            raise DingTalkTimeoutError(
-                f"DingTalk did not answer within {self._request_timeout} s"
-            ) from None
-        except aiohttp.ClientResponseError as err:
-            # Only from a session created with raise_for_status; its text has the URL.
-            _LOGGER.debug("%s answered HTTP %d", self._redacted_endpoint(), err.status)
-            raise DingTalkHTTPError(err.status) from None
-        except (aiohttp.ClientError, OSError) as err:
-            reason = scrub(f"{type(err).__name__}: {err}", secrets)
-            _LOGGER.debug("Request to %s failed: %s", self._redacted_endpoint(), reason)
-            raise DingTalkConnectionError(f"cannot reach DingTalk: {reason}") from None
+        return await async_request(
+            self._session,
+            "POST",
+            url,
+            data=body,
+            headers=JSON_HEADERS,
+            request_timeout=self._request_timeout,
+            secrets=secrets,
+            where=self._redacted_endpoint(),
+        )

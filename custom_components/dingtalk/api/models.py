@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import urlsplit
 from uuid import uuid4
 
-from .errors import InvalidMessageError
+from .errors import InvalidMessageError, Problem
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -55,11 +55,11 @@ def _new_msg_uuid() -> str:
 def _check_text(value: object, name: str) -> str:
     """Return ``value`` if it is a non-blank string that encodes to UTF-8."""
     if not isinstance(value, str) or not value.strip():
-        raise InvalidMessageError(f"{name} must be a non-empty string")
+        raise InvalidMessageError(Problem.REQUIRED, field=name)
     try:
         value.encode()
     except UnicodeEncodeError:
-        raise InvalidMessageError(f"{name} is not valid Unicode text") from None
+        raise InvalidMessageError(Problem.NOT_TEXT, field=name) from None
     return value
 
 
@@ -69,27 +69,25 @@ def _check_url(value: object, name: str) -> None:
     try:
         parts = urlsplit(text)
     except ValueError:
-        raise InvalidMessageError(f"{name} is not a valid URL") from None
+        raise InvalidMessageError(Problem.INVALID_URL, field=name) from None
     if (
         parts.scheme not in URL_SCHEMES
         or not parts.netloc
         or any(char.isspace() for char in text)
     ):
-        raise InvalidMessageError(
-            f"{name} must be an http://, https:// or dingtalk:// URL"
-        )
+        raise InvalidMessageError(Problem.INVALID_URL, field=name)
 
 
 def _check_msg_uuid(value: object) -> None:
     """Require a non-empty msgUuid without whitespace."""
     if any(char.isspace() for char in _check_text(value, "msg_uuid")):
-        raise InvalidMessageError("msg_uuid must not contain whitespace")
+        raise InvalidMessageError(Problem.INVALID_VALUE, field="msg_uuid")
 
 
 def _as_tuple(value: object, name: str) -> tuple[object, ...]:
     """Return a sequence (not a string) as a tuple."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise InvalidMessageError(f"{name} must be a sequence, not a single value")
+        raise InvalidMessageError(Problem.INVALID_VALUE, field=name)
     return tuple(value)
 
 
@@ -111,19 +109,17 @@ class Mentions:
         mobiles = _as_tuple(self.mobiles, "mobiles")
         user_ids = _as_tuple(self.user_ids, "user_ids")
         if not all(isinstance(value, str) for value in (*mobiles, *user_ids)):
-            raise InvalidMessageError("mobiles and user ids must be strings")
+            raise InvalidMessageError(Problem.INVALID_VALUE, field="mentions")
         object.__setattr__(self, "mobiles", _unique(str(value) for value in mobiles))
         object.__setattr__(self, "user_ids", _unique(str(value) for value in user_ids))
-        if not all(MOBILE_RE.fullmatch(mobile) for mobile in self.mobiles):
-            raise InvalidMessageError(
-                "a mobile must be digits with an optional +country prefix and dashes"
-            )
-        if not all(USER_ID_RE.fullmatch(user_id) for user_id in self.user_ids):
-            raise InvalidMessageError(
-                "a user id must be 1-64 characters without spaces or '@'"
-            )
+        for mobile in self.mobiles:
+            if not MOBILE_RE.fullmatch(mobile):
+                raise InvalidMessageError(Problem.INVALID_MOBILE, value=mobile)
+        for user_id in self.user_ids:
+            if not USER_ID_RE.fullmatch(user_id):
+                raise InvalidMessageError(Problem.INVALID_USER_ID, value=user_id)
         if not isinstance(self.at_all, bool):
-            raise InvalidMessageError("at_all must be a bool")
+            raise InvalidMessageError(Problem.INVALID_VALUE, field="at_all")
 
     def __bool__(self) -> bool:
         """Return whether anyone is mentioned."""
@@ -176,7 +172,7 @@ class _MessageBase:
 def _check_mentions(value: object) -> None:
     """Require a Mentions instance."""
     if not isinstance(value, Mentions):
-        raise InvalidMessageError("mentions must be a Mentions instance")
+        raise InvalidMessageError(Problem.INVALID_VALUE, field="mentions")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -255,8 +251,8 @@ class ActionButton:
 
     def __post_init__(self) -> None:
         """Validate the button."""
-        _check_text(self.title, "button title")
-        _check_url(self.action_url, "button action_url")
+        _check_text(self.title, "button.title")
+        _check_url(self.action_url, "button.action_url")
 
     def to_payload(self) -> dict[str, str]:
         """Return DingTalk's JSON for this button."""
@@ -289,25 +285,21 @@ class ActionCard(_MessageBase):
         _check_text(self.text, "text")
         buttons = _as_tuple(self.buttons, "buttons")
         if not all(isinstance(button, ActionButton) for button in buttons):
-            raise InvalidMessageError("buttons must be ActionButton instances")
+            raise InvalidMessageError(Problem.INVALID_VALUE, field="buttons")
         object.__setattr__(self, "buttons", buttons)
         if self.single_title is not None or self.single_url is not None:
             _check_text(self.single_title, "single_title")
             _check_url(self.single_url, "single_url")
             if buttons:
-                raise InvalidMessageError(
-                    "an actionCard has either a single button or buttons, not both"
-                )
+                raise InvalidMessageError(Problem.BUTTONS_CONFLICT, field="buttons")
         elif not buttons:
-            raise InvalidMessageError(
-                "an actionCard needs single_title and single_url, or buttons"
-            )
+            raise InvalidMessageError(Problem.BUTTON_REQUIRED, field="buttons")
         if self.orientation is not None:
             try:
                 orientation = ButtonOrientation(self.orientation)
             except ValueError:
                 raise InvalidMessageError(
-                    "orientation must be ButtonOrientation.VERTICAL or HORIZONTAL"
+                    Problem.INVALID_VALUE, field="orientation"
                 ) from None
             object.__setattr__(self, "orientation", orientation)
 
@@ -334,9 +326,9 @@ class FeedLink:
 
     def __post_init__(self) -> None:
         """Validate the entry."""
-        _check_text(self.title, "feed link title")
-        _check_url(self.message_url, "feed link message_url")
-        _check_url(self.pic_url, "feed link pic_url")
+        _check_text(self.title, "link.title")
+        _check_url(self.message_url, "link.message_url")
+        _check_url(self.pic_url, "link.pic_url")
 
     def to_payload(self) -> dict[str, str]:
         """Return DingTalk's JSON for this entry."""
@@ -359,9 +351,9 @@ class FeedCard(_MessageBase):
         _check_msg_uuid(self.msg_uuid)
         links = _as_tuple(self.links, "links")
         if not links:
-            raise InvalidMessageError("a feedCard needs at least one link")
+            raise InvalidMessageError(Problem.LINK_REQUIRED, field="links")
         if not all(isinstance(link, FeedLink) for link in links):
-            raise InvalidMessageError("links must be FeedLink instances")
+            raise InvalidMessageError(Problem.INVALID_VALUE, field="links")
         object.__setattr__(self, "links", links)
 
     def to_payload(self) -> dict[str, Any]:

@@ -36,11 +36,10 @@ long raises BodyTooLargeError.
 from __future__ import annotations
 
 from dataclasses import replace
-import json
 import re
 from typing import TYPE_CHECKING, Final
 
-from .errors import BodyTooLargeError, InvalidMessageError
+from .errors import BodyTooLargeError, InvalidMessageError, Problem
 from .models import (
     MAX_BODY_BYTES,
     NO_MENTIONS,
@@ -65,6 +64,9 @@ _INLINE_SEPARATOR: Final = " "
 # A handle is mentioned when "@handle" is not directly followed by more of a handle:
 # "@138000000001" does not mention 13800000000.
 _HANDLE_TAIL: Final = r"(?![0-9A-Za-z_-])"
+# What json.dumps escapes: as two characters, or as \u00XX (six).
+_TWO_CHAR_ESCAPES: Final = ('"', "\\", "\b", "\f", "\n", "\r", "\t")
+_SIX_CHAR_ESCAPE: Final = re.compile(r"[\x00-\x07\x0b\x0e-\x1f]")
 
 
 def prepare(
@@ -72,20 +74,24 @@ def prepare(
     *,
     keywords: Sequence[str] = (),
     mentions: Mentions | None = None,
+    max_bytes: int = MAX_BODY_BYTES,
 ) -> list[Message]:
-    """Return what to send for ``message``: decorated, split to fit, in order."""
+    """Return what to send for ``message``: decorated, split to fit, in order.
+
+    Linear in the size of the message (and in the number of mentions times the size
+    of the body). ``max_bytes`` is the cap of each part's webhook body.
+    """
     kws = _normalise_keywords(keywords)
     if mentions is not None:
         message = with_mentions(message, mentions)
     decorated = _decorate(message, kws)
-    if payload_size(decorated) <= MAX_BODY_BYTES:
+    if payload_size(decorated) <= max_bytes:
         return [decorated]
     if not isinstance(message, (Text, Markdown)):
         raise BodyTooLargeError(
-            f"the {message.msgtype} body is over {MAX_BODY_BYTES} bytes and a "
-            f"{message.msgtype} message cannot be split"
+            Problem.CANNOT_SPLIT, msgtype=message.msgtype, limit=max_bytes
         )
-    return _split(message, kws)
+    return _split(message, kws, max_bytes)
 
 
 def with_mentions(message: Message, mentions: Mentions) -> Message:
@@ -96,13 +102,10 @@ def with_mentions(message: Message, mentions: Mentions) -> Message:
         return replace(message, mentions=message.mentions.merge(mentions))
     if isinstance(message, ActionCard):
         if mentions.mobiles or mentions.at_all:
-            raise InvalidMessageError(
-                "an actionCard can only mention user ids (written into its text), "
-                "not mobiles or everyone"
-            )
+            raise InvalidMessageError(Problem.CARD_MENTIONS, msgtype=message.msgtype)
         suffix = _mention_suffix(message.text, mentions.user_ids, _MARKDOWN_SEPARATOR)
         return replace(message, text=message.text + suffix)
-    raise InvalidMessageError(f"a {message.msgtype} message cannot mention anyone")
+    raise InvalidMessageError(Problem.CANNOT_MENTION, msgtype=message.msgtype)
 
 
 def has_keyword(message: Message, keywords: Sequence[str]) -> bool:
@@ -216,9 +219,13 @@ def _part(
     )
 
 
-def _split(message: Text | Markdown, keywords: tuple[str, ...]) -> list[Message]:
+def _split(
+    message: Text | Markdown, keywords: tuple[str, ...], max_bytes: int
+) -> list[Message]:
     """Split a text or markdown message into numbered parts that each fit."""
     body = message.content if isinstance(message, Text) else message.text
+    lines = body.splitlines(keepends=True)
+    sizes = [_json_size(line) for line in lines]
     digits = 1
     while True:
         # Size the worst case for this many digits in "(i/n)" and the uuid suffix,
@@ -228,7 +235,7 @@ def _split(message: Text | Markdown, keywords: tuple[str, ...]) -> list[Message]
         most = 10**digits - 1
         placeholder = "x"
         first_budget, budget = (
-            MAX_BODY_BYTES
+            max_bytes
             - payload_size(
                 _part(message, placeholder, (index, most), keywords, force=True)
             )
@@ -236,11 +243,8 @@ def _split(message: Text | Markdown, keywords: tuple[str, ...]) -> list[Message]
             for index in (1, most)
         )
         if min(first_budget, budget) < MIN_PART_BUDGET:
-            raise BodyTooLargeError(
-                f"the title, mentions and keyword leave under {MIN_PART_BUDGET} bytes "
-                "per part for the text"
-            )
-        chunks = _pack(body, first_budget, budget)
+            raise BodyTooLargeError(Problem.NO_ROOM, limit=MIN_PART_BUDGET)
+        chunks = _pack(lines, sizes, first_budget, budget)
         if len(chunks) <= most:
             break
         digits += 1
@@ -259,47 +263,77 @@ def _split(message: Text | Markdown, keywords: tuple[str, ...]) -> list[Message]
 
 
 def _json_size(text: str) -> int:
-    """Return the bytes ``text`` takes inside a JSON string as the client writes it."""
-    return len(json.dumps(text, ensure_ascii=False).encode()) - 2
+    r"""Return the bytes ``text`` takes inside a JSON string as the client writes it.
+
+    Equal to ``len(json.dumps(text, ensure_ascii=False).encode()) - 2``, computed with
+    str.count (about five times faster): UTF-8 bytes, plus one byte for each
+    character escaped as two ("\\n", "\\\"", ...) and five for each escaped as
+    six ("\\u001b").
+    """
+    size = len(text.encode())
+    size += sum(text.count(char) for char in _TWO_CHAR_ESCAPES)
+    if _SIX_CHAR_ESCAPE.search(text) is not None:
+        size += 5 * len(_SIX_CHAR_ESCAPE.findall(text))
+    return size
 
 
-def _fit(text: str, budget: int) -> str:
-    """Return the longest start of ``text`` that takes at most ``budget`` JSON bytes."""
-    # Every character takes at least one byte, so the start has <= budget characters.
-    low, high = 0, min(len(text), budget)
+def _fit(text: str, start: int, budget: int) -> int:
+    """Return the end of the longest ``text[start:end]`` within ``budget`` JSON bytes.
+
+    Every character takes at least one byte, so only ``budget`` characters are
+    looked at: the cost is bounded by the budget, not by the length of ``text``.
+    """
+    low, high = start, min(len(text), start + budget)
+    if _json_size(text[start:high]) <= budget:
+        return high
     while low < high:
         middle = (low + high + 1) // 2
-        if _json_size(text[:middle]) <= budget:
+        if _json_size(text[start:middle]) <= budget:
             low = middle
         else:
             high = middle - 1
-    return text[:low]
+    return low
 
 
-def _pack(body: str, first_budget: int, budget: int) -> list[str]:
-    """Group the lines of ``body`` into chunks that each fit their part's budget."""
+def _pack(
+    lines: list[str], sizes: list[int], first_budget: int, budget: int
+) -> list[str]:
+    """Group lines (with their JSON sizes) into chunks that fit their part's budget."""
     chunks: list[str] = []
     current: list[str] = []
     size = 0
     # Blank chunks are dropped below, so part 1 is the first chunk that is not blank.
     started = False
-    for line in body.splitlines(keepends=True):
-        rest = line
-        while True:
+
+    def close(chunk: str) -> None:
+        nonlocal current, size, started
+        chunks.append(chunk)
+        started = started or bool(chunk.strip())
+        current, size = [], 0
+
+    for line, line_size in zip(lines, sizes, strict=True):
+        limit = budget if started else first_budget
+        if size + line_size <= limit:
+            current.append(line)
+            size += line_size
+            continue
+        if current:
+            close("".join(current))
             limit = budget if started else first_budget
-            rest_size = _json_size(rest)
-            if size + rest_size <= limit:
-                current.append(rest)
-                size += rest_size
-                break
-            if current:
-                chunk = "".join(current)
-            else:  # a line longer than a whole part: cut it between characters
-                chunk = _fit(rest, limit)
-                rest = rest[len(chunk) :]
-            chunks.append(chunk)
-            started = started or bool(chunk.strip())
-            current, size = [], 0
+        if line_size <= limit:
+            current.append(line)
+            size = line_size
+            continue
+        # A line longer than a whole part: cut it between characters.
+        start = 0
+        while start < len(line):
+            end = _fit(line, start, budget if started else first_budget)
+            piece = line[start:end]
+            start = end
+            if start < len(line):
+                close(piece)
+            else:
+                current, size = [piece], _json_size(piece)
     chunks.append("".join(current))
     # A chunk's trailing line break is noise; a blank chunk would be an empty part.
     trimmed = (chunk.rstrip("\r\n") for chunk in chunks)
