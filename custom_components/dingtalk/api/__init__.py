@@ -1,7 +1,19 @@
-"""Talk to DingTalk (钉钉) group robots: sign, build, prepare and send messages."""
+"""Talk to DingTalk (钉钉): group webhook robots, app robots and Stream mode."""
 
 from __future__ import annotations
 
+from .app_auth import DEFAULT_API_BASE, AccessTokenProvider, AppCredentials
+from .app_client import DEFAULT_OAPI_BASE, MAX_BATCH_USERS, DingTalkAppClient
+from .app_config import AppConfigProblem, InvalidAppConfigError, parse_base_url
+from .app_errors import OAPI_ERRCODE_CLASSES, InputRejectedError
+from .app_messages import to_app_message
+from .app_models import MAX_MSG_PARAM_BYTES, MSG_KEYS, AppMessage, File, Image
+from .app_results import (
+    BatchFlowControlledError,
+    BatchRecipientsNotFoundError,
+    BatchSendResult,
+)
+from .app_session import AppClientStats
 from .client import DingTalkClient
 from .errors import (
     ERRCODE_CLASSES,
@@ -42,6 +54,14 @@ from .errors import (
     http_error,
 )
 from .hosts import is_local_host
+from .media import (
+    MEDIA_MAX_BYTES,
+    MediaFormat,
+    MediaInfo,
+    MediaType,
+    check_media,
+    detect_format,
+)
 from .models import (
     MAX_BODY_BYTES,
     MESSAGE_TYPES,
@@ -61,26 +81,54 @@ from .models import (
 )
 from .prepare import has_keyword, prepare, with_mentions
 from .signing import sign
+from .stream import StreamClient
+from .stream_models import (
+    BOT_TOPIC,
+    AtUser,
+    ConversationType,
+    RobotMessage,
+    StreamEvent,
+)
+from .stream_support import StreamState, StreamStats, StreamTuning
 from .transport import USER_AGENT, async_request, scrub
 from .webhook import DEFAULT_ENDPOINT, Webhook
 
 __all__ = [
+    "BOT_TOPIC",
+    "DEFAULT_API_BASE",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_OAPI_BASE",
     "ERRCODE_CLASSES",
+    "MAX_BATCH_USERS",
     "MAX_BODY_BYTES",
+    "MAX_MSG_PARAM_BYTES",
+    "MEDIA_MAX_BYTES",
     "MESSAGE_TYPES",
     "MOBILE_RE",
+    "MSG_KEYS",
+    "OAPI_ERRCODE_CLASSES",
     "SECURITY_MESSAGES",
     "USER_AGENT",
     "AccessTokenInvalidError",
+    "AccessTokenProvider",
     "ActionButton",
     "ActionCard",
+    "AppClientStats",
+    "AppConfigProblem",
+    "AppCredentials",
     "AppCredentialsError",
+    "AppMessage",
+    "AtUser",
+    "BatchFlowControlledError",
+    "BatchRecipientsNotFoundError",
+    "BatchSendResult",
     "BodyTooLargeError",
     "BusyError",
     "ButtonOrientation",
     "ContentRejectedError",
+    "ConversationType",
     "DingTalkApiError",
+    "DingTalkAppClient",
     "DingTalkBadResponseError",
     "DingTalkClient",
     "DingTalkConnectionError",
@@ -90,14 +138,21 @@ __all__ = [
     "DingTalkTransportError",
     "FeedCard",
     "FeedLink",
+    "File",
     "HTTPThrottledError",
     "IPNotAllowedError",
+    "Image",
+    "InputRejectedError",
+    "InvalidAppConfigError",
     "InvalidMessageError",
     "InvalidTokenError",
     "InvalidWebhookError",
     "KeywordError",
     "Link",
     "Markdown",
+    "MediaFormat",
+    "MediaInfo",
+    "MediaType",
     "Mentions",
     "Message",
     "MessageFormatError",
@@ -107,9 +162,15 @@ __all__ = [
     "QuotaExceededError",
     "RateLimitedError",
     "RecipientNotFoundError",
+    "RobotMessage",
     "RobotUnavailableError",
     "SecurityCheckError",
     "SignatureError",
+    "StreamClient",
+    "StreamEvent",
+    "StreamState",
+    "StreamStats",
+    "StreamTuning",
     "Text",
     "TimestampError",
     "UnknownApiError",
@@ -117,14 +178,18 @@ __all__ = [
     "Webhook",
     "WebhookProblem",
     "async_request",
+    "check_media",
+    "detect_format",
     "error_from_response",
     "has_keyword",
     "http_error",
     "is_local_host",
+    "parse_base_url",
     "payload_size",
     "prepare",
     "scrub",
     "serialize_payload",
     "sign",
+    "to_app_message",
     "with_mentions",
 ]
