@@ -2,13 +2,17 @@
 
 Run it with ``scripts/develop``. Home Assistant loads custom_components/dingtalk
 from the working tree through a symlink (config/custom_components/dingtalk,
-gitignored); nothing is copied. Ctrl-C stops both processes.
+gitignored); nothing is copied. Both processes write their output into files in
+the config folder, so that the banner, printed last, says all that is needed:
+where to log in, the demo robot, and where the logs are. Ctrl-C stops both.
 
 On the first start it onboards a development user ("dev", password kept in
 config/.dingtalk-dev-user.json) and logs in as it later, so that it can confirm
 the HTTP config in time: Home Assistant 2026.10 moves the http: block of
 configuration.yaml into .storage/http as a pending config and reverts to every
 interface, port 8123, unless an administrator confirms it within five minutes.
+Onboarding is finished completely but for what reaches the internet (see
+devtools.onboarding): whoever opens Home Assistant gets the dashboard after login.
 """
 
 from __future__ import annotations
@@ -37,10 +41,12 @@ from .hass_process import (
     check_http_store,
     stored_http_binding,
 )
+from .onboarding import finish_local_onboarding_steps
 from .process_util import (
     LOOPBACK,
     REPO_ROOT,
     HarnessError,
+    http_request,
     interrupt_on_signals,
     port_is_free,
     say,
@@ -57,6 +63,9 @@ ROBOT_FILE: Final = ".dingtalk-dev-robot.json"
 ROBOT_NAME: Final = "Dev robot"
 USER_FILE: Final = ".dingtalk-dev-user.json"
 USERNAME: Final = "dev"
+HASS_LOG: Final = "home-assistant.log"  # written by Home Assistant itself
+HASS_OUTPUT: Final = "hass-output.log"  # its console: also what precedes logging
+EMULATOR_LOG: Final = "dingtalk-emulator.log"
 START_TIMEOUT: Final = 180.0
 RESTART_EXIT_CODE: Final = 100  # homeassistant.const.RESTART_EXIT_CODE
 # What --reset removes: Home Assistant's state, not configuration.yaml, the demo
@@ -168,10 +177,54 @@ def create_user(config_dir: Path) -> DevUser:
     return user
 
 
-def sign_in(hass: HassProcess, config_dir: Path) -> SignIn:
+def wait_until_serving(hass: HassProcess, timeout: float = START_TIMEOUT) -> bool:
+    """Wait until Home Assistant answers; return whether it still needs an owner.
+
+    HassProcess.wait_until_up and needs_onboarding ask /api/onboarding, which
+    Home Assistant serves only until onboarding is complete: once develop has
+    finished it (devtools.onboarding), later starts answer 404 there. The login
+    providers answer either way: 200, or 400 until the owner exists.
+    """
+
+    def probe() -> bool | None:
+        try:
+            onboarding = http_request(
+                "GET", f"{hass.base_url}/api/onboarding", timeout=2.0, check=False
+            )
+            if onboarding.status == 200:  # noqa: PLR2004 - HTTP OK
+                return any(
+                    isinstance(step, dict)
+                    and step.get("step") == "user"
+                    and not step.get("done")
+                    for step in onboarding.json_list()
+                )
+            providers = http_request(
+                "GET", f"{hass.base_url}/auth/providers", timeout=2.0, check=False
+            )
+        except OSError:
+            return None
+        return False if providers.status == 200 else None  # noqa: PLR2004
+
+    def alive() -> None:
+        code = hass.poll()
+        if code is not None:
+            raise HarnessError(
+                f"Home Assistant exited with code {code} during start-up; "
+                f"see {hass.log_hint}"
+            )
+
+    needs_owner = wait_for(probe, timeout=timeout, interval=0.2, alive=alive)
+    if needs_owner is None:
+        raise HarnessError(
+            f"Home Assistant did not start within {timeout:.0f} s; see {hass.log_hint}"
+        )
+    return needs_owner
+
+
+def sign_in(hass: HassProcess, config_dir: Path, *, needs_owner: bool) -> SignIn:
     """Onboard as the development user on a first start, log in as it later."""
     user = load_user(config_dir)
-    if hass.needs_onboarding():
+    if needs_owner:
         user = user or create_user(config_dir)
         hass.onboard(username=user.username, password=user.password, name="Developer")
         return SignIn(user)
@@ -245,6 +298,7 @@ def banner(
     say()
     say("=" * 72)
     say(f"Home Assistant:     {hass.base_url}/")
+    say(f"  log:              {hass.config_dir / HASS_LOG}")
     if user is not None:
         say(f"  log in as:        {user.username} / {user.password}")
         say(f"                    (kept in {hass.config_dir / USER_FILE})")
@@ -253,6 +307,7 @@ def banner(
     if notice is None:
         say(f"  HTTP config:      {LOOPBACK} alone, port {hass.port} (confirmed)")
     say(f"DingTalk emulator:  {emulator.page_url}  (chat page; JSON API under /api)")
+    say(f"  log:              {emulator.log_path}")
     say()
     say(f"Demo robot {ROBOT_NAME!r} (Settings > Devices & services > Add integration")
     say("> DingTalk):")
@@ -333,7 +388,11 @@ def wait_forever(hass: HassProcess, emulator: EmulatorProcess) -> int:
             ("emulator", emulator.poll()),
         ):
             if code is not None:
-                say(f"{name} exited with code {code}; stopping the other process.")
+                log = hass.log_path if name == "Home Assistant" else emulator.log_path
+                say(
+                    f"{name} exited with code {code} (see {log}); "
+                    "stopping the other process."
+                )
                 if name == "Home Assistant" and code == RESTART_EXIT_CODE:
                     say("(it asked to be restarted: run scripts/develop again)")
                 return 1
@@ -361,19 +420,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         say(f"develop: {config_dir}/configuration.yaml is missing")
         return 1
     robot = load_robot(config_dir)
-    emulator = EmulatorProcess([robot], port=args.emulator_port, log_path=None)
-    hass = HassProcess(config_dir, port=args.port, console=True)
+    # The demo robot is added through the API: only that way does the emulator
+    # know its name (its --robot option takes a token, secret and keywords).
+    emulator = EmulatorProcess(
+        port=args.emulator_port, log_path=config_dir / EMULATOR_LOG
+    )
+    hass = HassProcess(config_dir, port=args.port, log_path=config_dir / HASS_OUTPUT)
     code = 0
     try:
         check_ports(args.port, args.emulator_port)
         if args.reset:
             reset(config_dir)
         check_binding(config_dir, args.port)
+        finish_local_onboarding_steps(config_dir)
+        say(
+            f"develop: starting the DingTalk emulator and Home Assistant (logs in "
+            f"{config_dir}); the banner follows when both are ready…"
+        )
         emulator.start()
         emulator.wait_until_up()
+        emulator.add_robot(robot)
         hass.start()
-        hass.wait_until_up(START_TIMEOUT)
-        signed = sign_in(hass, config_dir)
+        needs_owner = wait_until_serving(hass)
+        signed = sign_in(hass, config_dir, needs_owner=needs_owner)
         wait_initialized(config_dir)
         notice = confirm_http_config(hass, signed)
         banner(hass, emulator, robot, signed.user, notice)

@@ -1,4 +1,9 @@
-"""scripts/develop on a copy of config/, on free ports: sign-in, HTTP config, Ctrl-C."""
+"""scripts/develop on a copy of config/, on free ports: sign-in, HTTP config, Ctrl-C.
+
+Also what a person sees: the banner last (the logs go to files), onboarding
+finished, the demo robot named alike in the banner and the emulator, and a
+browser that lands on the dashboard after logging in.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +15,31 @@ import signal
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
+from playwright.sync_api import expect
 import pytest
 
-from devtools.develop import USER_FILE, USERNAME
+from devtools.browser import HassUI, chat_section, chromium, new_page, saved_on_failure
+from devtools.develop import (
+    EMULATOR_LOG,
+    HASS_LOG,
+    ROBOT_NAME,
+    USER_FILE,
+    USERNAME,
+)
 from devtools.hass_process import HTTP_STORE, HassProcess, HttpBinding
 from devtools.process_util import (
     LOOPBACK,
     REPO_ROOT,
     child_env,
     free_port,
+    http_request,
     port_is_free,
     start_process,
     stop_process,
     tail,
     wait_for,
 )
+from tests.browser.support import require_chromium
 
 if TYPE_CHECKING:
     import subprocess
@@ -33,6 +48,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 RULE = "=" * 72
 NOTICE = "HTTP CONFIG NOT CONFIRMED"
+# A line of Home Assistant's log starts with its date and time.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 @dataclass(slots=True)
@@ -234,3 +251,50 @@ def test_develop_onboarded_by_a_person_asks_for_confirmation_then_reset(
     assert NOTICE not in banner
     assert_confirmed(dev_config)
     assert_stopped(dev_config, reset)
+
+
+@pytest.mark.browser
+def test_develop_banner_comes_last_and_the_browser_lands_on_the_dashboard(
+    dev_config: DevConfig, tmp_path: Path
+) -> None:
+    """Logs in files, onboarding done, one robot name; login leads to the dashboard."""
+    require_chromium()
+    run = dev_config.run()
+    banner = run.wait_for_banner()
+    user = dev_config.user()
+    assert user is not None
+
+    before, rule, after = run.text().partition(RULE)
+    assert rule
+    assert len(before.strip().splitlines()) == 1, before  # "starting …" only
+    assert not [line for line in run.text().splitlines() if LOG_LINE.match(line)]
+    assert after.strip().endswith(RULE)  # nothing after the banner
+    hass_log = dev_config.config_dir / HASS_LOG
+    assert f"log:              {hass_log}" in banner
+    assert "Home Assistant initialized in" in hass_log.read_text("utf-8")
+    assert f"log:              {dev_config.config_dir / EMULATOR_LOG}" in banner
+
+    base_url = f"http://{LOOPBACK}:{dev_config.port}"
+    steps = http_request("GET", f"{base_url}/api/onboarding").json_list()
+    assert {step["step"]: step["done"] for step in steps} == {
+        "user": True,
+        "core_config": True,
+        "analytics": True,
+        "integration": True,
+    }
+    emulator_url = f"http://{LOOPBACK}:{dev_config.emulator_port}"
+    robots = http_request("GET", f"{emulator_url}/api/robots").json_object()
+    assert [robot["name"] for robot in robots["robots"]] == [ROBOT_NAME]
+    assert f"Demo robot {ROBOT_NAME!r}" in banner
+
+    with chromium() as browser:
+        page = new_page(browser)
+        with saved_on_failure(page, tmp_path, "develop"):
+            ui = HassUI(page, base_url)
+            ui.log_in(user["username"], user["password"])
+            expect(page).to_have_url(re.compile(r"/(home|lovelace)\b"))
+            expect(ui.sidebar_link(re.compile("Developer"))).to_be_visible()
+            chat = page.context.new_page()
+            chat.goto(f"{emulator_url}/")
+            expect(chat_section(chat, ROBOT_NAME)).to_be_visible()
+    assert_stopped(dev_config, run)

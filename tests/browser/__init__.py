@@ -1,0 +1,1 @@
+"""Real-browser tests: Debian's Chromium (Playwright) on a real Home Assistant."""
