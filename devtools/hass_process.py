@@ -380,11 +380,23 @@ class HassProcess(ChildProcess):
         """Stop Home Assistant (SIGTERM, then SIGKILL after ``timeout``)."""
         return self._stop_child(timeout)
 
-    def restart(self, timeout: float = START_TIMEOUT) -> float:
-        """Stop and start again on the same config; return seconds to RUNNING."""
+    def kill(self) -> int | None:
+        """Kill Home Assistant at once (SIGKILL, like a power cut); return its code."""
+        code: int | None = None
+        if self._process is not None:
+            self._process.kill()
+            code = self._process.wait(timeout=STOP_TIMEOUT)
+        self._stop_child(STOP_TIMEOUT)  # closes the log; the process is gone
+        return code
+
+    def restart(self, timeout: float = START_TIMEOUT, *, kill: bool = False) -> float:
+        """Stop (or kill) and start again on the same config; seconds to RUNNING."""
         if self._token is None:
             raise HarnessError("restart needs a logged-in Home Assistant")
-        self.stop()
+        if kill:
+            self.kill()
+        else:
+            self.stop()
         self.start()
         self.wait_until_up(timeout)
         seconds = self.wait_until_running(timeout)
