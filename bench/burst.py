@@ -8,6 +8,9 @@ caller against what the emulator delivered:
 
 - ours: ``dingtalk.send_message`` with response data, once per message, in an
   in-process Home Assistant; the outbox's clock and sleep are the virtual ones.
+  Twice: with combining off (the outbox paces single messages) and with combining
+  on, as a robot is set up by default (near the limit, waiting text messages go
+  out as one).
 - Apprise: its DingTalk plugin, whose webhook address is fixed to DingTalk's host,
   gets the emulator's address by patching ``NotifyDingTalk.notify_url`` in this
   process. ``time``/``datetime`` inside the plugin and Apprise's ``URLBase``
@@ -57,20 +60,30 @@ from .robots import (
 from .stats import Summary
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
-    from dingtalk_emulator import Emulator, EmulatorServer
+    from dingtalk_emulator import DeliveredMessage, Emulator, EmulatorServer
 
     from .config import Sizes
 
-OURS: Final = "this integration"
+OURS: Final = "this integration (combining off)"
+OURS_COMBINED: Final = "this integration (combining, default)"
+OUR_ROWS: Final = frozenset({OURS, OURS_COMBINED})
 APPRISE_SHARED: Final = "Apprise 2.3.0, one Apprise object, unsigned robot"
 APPRISE_FRESH: Final = "Apprise 2.3.0, new Apprise object per message, unsigned robot"
 APPRISE_SIGNED: Final = "Apprise 2.3.0, one Apprise object, signed robot"
 CHATBOT: Final = "DingtalkChatbot 1.5.7"
 NAIVE: Final = "naive loop (aiohttp, HTTP status only)"
-TOOLS: Final = (OURS, APPRISE_SHARED, APPRISE_FRESH, APPRISE_SIGNED, CHATBOT, NAIVE)
+TOOLS: Final = (
+    OURS,
+    OURS_COMBINED,
+    APPRISE_SHARED,
+    APPRISE_FRESH,
+    APPRISE_SIGNED,
+    CHATBOT,
+    NAIVE,
+)
 UNSIGNED_TOOLS: Final = frozenset({APPRISE_SHARED, APPRISE_FRESH})
 
 RATE_LIMIT: Final = 20
@@ -92,14 +105,16 @@ class BurstRun:
     sent: int  # reported as sent (delivered) to the caller
     queued: int  # reported as accepted for later delivery
     errors: int  # reported as failed to the caller
-    delivered: int  # delivered by the emulator
+    delivered: int  # burst messages whose text reached the chat (at least once)
+    duplicates: int  # further copies of a message the chat showed
+    in_order: bool  # the chat shows them in the order they were sent
     throttle_answers: int  # requests answered with a rate-limit errcode
     rejected: int  # requests refused for another reason (errcode != 0)
     errcodes: tuple[int, ...]  # every non-zero errcode the emulator answered
     requests: int  # requests the emulator received
     last_delivery: float | None  # virtual seconds from the start to the last one
     real_seconds: float  # wall-clock time the run took
-    timeline: tuple[float, ...]  # virtual second of every delivery
+    timeline: tuple[float, ...]  # virtual second each message first arrived
 
     @property
     def silently_lost(self) -> int:
@@ -116,6 +131,9 @@ class BurstRow:
     queued: Summary
     errors: Summary
     delivered: Summary
+    duplicates: Summary
+    in_order: bool  # in every run
+    requests: Summary
     throttle_answers: Summary
     rejected: Summary
     errcodes: tuple[int, ...]  # seen in any run
@@ -135,22 +153,46 @@ class BurstResult:
     rows: list[BurstRow]
 
 
+def arrivals(
+    delivered: Sequence[DeliveredMessage], texts: Sequence[str]
+) -> list[tuple[int, float]]:
+    """Return (index, time) of every text in the chat, in the order it shows them.
+
+    A combined message holds several texts: they count in the order they appear
+    in it.
+    """
+    found: list[tuple[int, float]] = []
+    for message in delivered:
+        body = json.dumps(message.payload, ensure_ascii=False)
+        hits = sorted(
+            (body.find(text), index) for index, text in enumerate(texts) if text in body
+        )
+        found += [(index, message.at) for _, index in hits]
+    return found
+
+
 def _observe(
     emulator: Emulator,
     virtual: VirtualTime,
     counts: tuple[int, int, int],
     real_seconds: float,
+    messages: int,
 ) -> BurstRun:
     """Combine a sender's own counts with the emulator's log."""
-    delivered = emulator.delivered()
-    timeline = tuple(message.at - virtual.start for message in delivered)
+    found = arrivals(emulator.delivered(), [_text(i) for i in range(messages)])
+    first: dict[int, float] = {}
+    for index, at in found:
+        first.setdefault(index, at - virtual.start)
+    timeline = tuple(sorted(first.values()))
     records = emulator.requests
     sent, queued, errors = counts
     return BurstRun(
         sent=sent,
         queued=queued,
         errors=errors,
-        delivered=len(delivered),
+        delivered=len(first),
+        duplicates=len(found) - len(first),
+        in_order=list(first) == sorted(first),
         throttle_answers=sum(1 for record in records if is_throttle_answer(record)),
         rejected=sum(1 for record in records if is_other_rejection(record)),
         errcodes=tuple(
@@ -169,11 +211,17 @@ def _text(index: int) -> str:
 
 
 async def _ours(
-    server: EmulatorServer, virtual: VirtualTime, messages: int, work_dir: Path
+    server: EmulatorServer,
+    virtual: VirtualTime,
+    messages: int,
+    work_dir: Path,
+    *,
+    combine: bool,
 ) -> tuple[int, int, int]:
     """Send through dingtalk.send_message; run virtual time until the queue drains."""
     sent = queued = errors = 0
-    async with home_assistant(work_dir, OutboxTuning(virtual=virtual)) as bench:
+    tuning = OutboxTuning(virtual=virtual, combine=combine)
+    async with home_assistant(work_dir, tuning) as bench:
         await bench.add_robot(server, 0)
         for index in range(messages):
             try:
@@ -278,8 +326,10 @@ async def _one_burst(tool: str, messages: int, work_dir: Path) -> BurstRun:
     emulator = make_emulator(1, clock=virtual, signed=tool not in UNSIGNED_TOOLS)
     started = time.perf_counter()
     async with emulator.serve(LOOPBACK, 0) as server:
-        if tool == OURS:
-            counts = await _ours(server, virtual, messages, work_dir)
+        if tool in OUR_ROWS:
+            counts = await _ours(
+                server, virtual, messages, work_dir, combine=tool == OURS_COMBINED
+            )
         elif tool == NAIVE:
             counts = await _naive(server, virtual, messages)
         elif tool == CHATBOT:
@@ -296,7 +346,7 @@ async def _one_burst(tool: str, messages: int, work_dir: Path) -> BurstRun:
                         signed=tool == APPRISE_SIGNED,
                     )
                 )
-    return _observe(emulator, virtual, counts, time.perf_counter() - started)
+    return _observe(emulator, virtual, counts, time.perf_counter() - started, messages)
 
 
 def _row(tool: str, runs: list[BurstRun]) -> BurstRow:
@@ -308,6 +358,9 @@ def _row(tool: str, runs: list[BurstRun]) -> BurstRow:
         queued=Summary.of(run.queued for run in runs),
         errors=Summary.of(run.errors for run in runs),
         delivered=Summary.of(run.delivered for run in runs),
+        duplicates=Summary.of(run.duplicates for run in runs),
+        in_order=all(run.in_order for run in runs),
+        requests=Summary.of(run.requests for run in runs),
         throttle_answers=Summary.of(run.throttle_answers for run in runs),
         rejected=Summary.of(run.rejected for run in runs),
         errcodes=tuple(sorted({code for run in runs for code in run.errcodes})),
@@ -327,8 +380,9 @@ async def run_burst(
         for tool in TOOLS:
             run = await _one_burst(tool, sizes.burst_messages, work_dir)
             progress(
-                f"  {tool}: {run.delivered}/{sizes.burst_messages} delivered, "
-                f"{run.throttle_answers} throttled, {run.rejected} refused, "
+                f"  {tool}: {run.delivered}/{sizes.burst_messages} delivered in "
+                f"{run.requests} requests, {run.throttle_answers} throttled, "
+                f"{run.rejected} refused, "
                 f"{run.real_seconds:.1f} s real"
             )
             results[tool].append(run)

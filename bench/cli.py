@@ -21,9 +21,11 @@ from .harness import quiet_logs
 from .imports import run_imports
 from .machine import describe
 from .overhead import run_overhead
+from .persist import run_persist
 from .remote import REPO_ROOT
 from .report import Results, render
 from .scale import run_scale
+from .split import run_split
 from .svg import render_svg
 
 if TYPE_CHECKING:
@@ -91,20 +93,29 @@ async def _run_all(sizes: Sizes, *, quick: bool, started: float) -> Results:
     machine = describe()
     with tempfile.TemporaryDirectory(prefix="dingtalk-bench-") as work:
         work_dir = Path(work)
-        # --quick only: time the imports in other interpreters meanwhile, so that
-        # the smoke run stays short (the figures are not meant to be read).
+        # --quick only: time the imports and the splitting in other interpreters
+        # meanwhile, so that the smoke run stays short (its figures are not read).
         import_task = (
             asyncio.create_task(run_imports(sizes.import_runs, side_by_side=True))
             if quick
             else None
         )
-        _progress("1/4 overhead of one notify call")
+        split_task = asyncio.create_task(run_split(sizes, work_dir)) if quick else None
+        _progress("1/6 overhead of one notify call")
         overhead = await run_overhead(sizes, work_dir)
-        _progress(f"2/4 burst of {sizes.burst_messages} messages (virtual time)")
+        _progress(f"2/6 burst of {sizes.burst_messages} messages (virtual time)")
         burst = await run_burst(sizes, work_dir, _progress)
-        _progress(f"3/4 scale: {sizes.scale_robots} robots")
+        _progress(f"3/6 scale: {sizes.scale_robots} robots")
         scale = await run_scale(sizes, work_dir, _progress)
-        _progress("4/4 import time")
+        _progress("4/6 durable queue: cost per message (virtual time)")
+        persist = await run_persist(sizes, work_dir, _progress)
+        _progress("5/6 splitting 1 MB and 4 MB (today and previous)")
+        split = (
+            await split_task
+            if split_task is not None
+            else await run_split(sizes, work_dir)
+        )
+        _progress("6/6 import time")
         imports = (
             await import_task
             if import_task is not None
@@ -118,6 +129,8 @@ async def _run_all(sizes: Sizes, *, quick: bool, started: float) -> Results:
         burst=burst,
         scale=scale,
         imports=imports,
+        persist=persist,
+        split=split,
         duration=time.perf_counter() - started,
     )
 

@@ -21,6 +21,12 @@ class Sizes:
     scale_runs: int
     setup_runs: int
     import_runs: int
+    persist_samples: int
+    """Timed messages per queue level and run (the level grows by one each)."""
+    persist_runs: int
+    split_runs: int
+    split_timeout: float
+    """Seconds one prepare() call may take before it is stopped."""
 
 
 FULL: Final = Sizes(
@@ -35,6 +41,10 @@ FULL: Final = Sizes(
     scale_runs=5,
     setup_runs=7,
     import_runs=7,
+    persist_samples=50,
+    persist_runs=3,
+    split_runs=5,
+    split_timeout=30.0,
 )
 
 QUICK: Final = Sizes(
@@ -49,4 +59,8 @@ QUICK: Final = Sizes(
     scale_runs=1,
     setup_runs=1,
     import_runs=1,
+    persist_samples=5,
+    persist_runs=1,
+    split_runs=1,
+    split_timeout=2.0,
 )

@@ -6,7 +6,8 @@ open and undone when it closes:
 - the outboxes' settings (``hass.data[DATA_SETTINGS]``, the one settings object of
   every outbox) turn pacing off (``pace=False``, for the overhead and CPU figures)
   and/or hand the outboxes the virtual clock and sleep (for the rate-limit burst and
-  the queue figures), and put the durable queue in the benchmark's folder.
+  the queue figures), turn combining on or off, may raise the queue's bound, and
+  put the durable queue in the benchmark's folder.
 - ``custom_components.dingtalk.DingTalkClient`` gets the virtual clock for its
   signatures when virtual time is used, so that one clock rules every timestamp.
 - Home Assistant's DNS resolver factory returns aiohttp's threaded resolver instead
@@ -86,12 +87,16 @@ class OutboxTuning:
     virtual: VirtualTime | None = None
     combine: bool = False
     """Off by default: the figures compare pacing itself; a variant turns it on."""
+    max_queue: int | None = None
+    """None: the integration's bound (the queue benchmark holds more)."""
 
     def settings(self, database: str) -> OutboxSettings:
         """Return the outboxes' settings for this tuning."""
         settings = OutboxSettings(
             pace=self.pace, combine=self.combine, database=database
         )
+        if self.max_queue is not None:
+            settings = replace(settings, max_queue=self.max_queue)
         if (virtual := self.virtual) is not None:
             settings = replace(
                 settings,

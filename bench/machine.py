@@ -12,6 +12,7 @@ from typing import Final
 
 CPUINFO: Final = Path("/proc/cpuinfo")
 MEMINFO: Final = Path("/proc/meminfo")
+MOUNTS: Final = Path("/proc/mounts")
 PACKAGES: Final = (
     "homeassistant",
     "aiohttp",
@@ -83,3 +84,21 @@ def describe() -> Machine:
         load_average=load,
         started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+def filesystem_of(path: Path) -> str:
+    """Return the type of the file system ``path`` is on (from /proc/mounts)."""
+    resolved = path.resolve()
+    best, kind = -1, "unknown"
+    try:
+        lines = MOUNTS.read_text("utf-8").splitlines()
+    except OSError:
+        return kind
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:  # noqa: PLR2004 - device, mount point, type
+            continue
+        mount = Path(fields[1].replace("\\040", " "))
+        if resolved.is_relative_to(mount) and len(mount.parts) > best:
+            best, kind = len(mount.parts), fields[2]
+    return kind

@@ -4,6 +4,11 @@ Both sides send the same JSON body (same msgtype, field order and size; only the
 text and msgUuid differ) to the same emulator robot, signed, over 127.0.0.1. The
 emulator runs in a child process without a rate limit and the outbox's pacing is
 turned off (a benchmark-only setting), so that only the software path is measured.
+
+A second floor: ``bench.noop``, an action registered in the same Home Assistant
+that does nothing and returns an empty response, called exactly as
+``dingtalk.send_message`` is (blocking, with response data). What our actions take
+above it is the integration's own cost; what it takes is Home Assistant's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 from uuid import uuid4
 
+from homeassistant.core import SupportsResponse
+
 from .harness import OutboxTuning, RawPoster, home_assistant
 from .remote import RemoteEmulator, remote_emulator
 from .stats import Summary
@@ -23,14 +30,20 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
+    from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse
+
     from .config import Sizes
     from .harness import BenchHass
 
 BARE: Final = "bare aiohttp POST"
+NOOP: Final = "bench.noop (no-op action, with response)"
+NOOP_DOMAIN: Final = "bench"
+NOOP_SERVICE: Final = "noop"
 LEGACY: Final = "notify.dingtalk_bench_1 (legacy action)"
 ENTITY: Final = "notify.send_message (entity)"
 SERVICE: Final = "dingtalk.send_message (with response)"
-LATENCY_PATHS: Final = (BARE, LEGACY, ENTITY, SERVICE)
+LATENCY_PATHS: Final = (BARE, NOOP, LEGACY, ENTITY, SERVICE)
+FLOORS: Final = (BARE, NOOP)
 
 BARE_SERIAL: Final = "bare aiohttp POST, one at a time"
 BARE_CONCURRENT: Final = "bare aiohttp POST, all at once"
@@ -76,6 +89,18 @@ class _Paths:
         if status != 200 or json.loads(raw).get("errcode") != 0:  # noqa: PLR2004 - HTTP OK
             raise RuntimeError(f"bare POST failed: HTTP {status} {raw[:80]!r}")
 
+    async def noop(self, text: str) -> None:
+        """Call bench.noop the way dingtalk.send_message is called."""
+        response = await self._bench.hass.services.async_call(
+            NOOP_DOMAIN,
+            NOOP_SERVICE,
+            {"message": text},
+            blocking=True,
+            return_response=True,
+        )
+        if response != {}:
+            raise RuntimeError(f"bench.noop answered {response}")
+
     async def legacy(self, text: str) -> None:
         """Call notify.dingtalk_<robot>."""
         await self._bench.notify(0, text)
@@ -99,10 +124,23 @@ class _Paths:
         """Return the send function of each latency path."""
         return {
             BARE: self.bare,
+            NOOP: self.noop,
             LEGACY: self.legacy,
             ENTITY: self.entity,
             SERVICE: self.service,
         }
+
+
+def register_noop(hass: HomeAssistant) -> None:
+    """Register bench.noop: an action that does nothing and returns {}."""
+
+    async def noop(_call: ServiceCall) -> ServiceResponse:
+        """Do nothing."""
+        return {}
+
+    hass.services.async_register(
+        NOOP_DOMAIN, NOOP_SERVICE, noop, supports_response=SupportsResponse.OPTIONAL
+    )
 
 
 async def _latencies(paths: _Paths, sizes: Sizes) -> dict[str, list[float]]:
@@ -143,6 +181,7 @@ async def run_overhead(sizes: Sizes, work_dir: Path) -> OverheadResult:
         home_assistant(work_dir, OutboxTuning(pace=False)) as bench,
     ):
         await bench.add_robot(emulator, 0)
+        register_noop(bench.hass)
         await bench.notify(0, "template")
         template = json.loads(await emulator.last_body())
         poster = RawPoster(emulator)

@@ -68,13 +68,19 @@ class RemoteEmulator:
             await asyncio.sleep(POLL_SECONDS)
 
 
-@asynccontextmanager
-async def remote_emulator(robots: int) -> AsyncIterator[RemoteEmulator]:
-    """Start ``python -m bench.emulator_child`` and stop it afterwards."""
+def child_env() -> dict[str, str]:
+    """Return this process's environment, with the repository on PYTHONPATH."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])
     )
+    return env
+
+
+@asynccontextmanager
+async def remote_emulator(robots: int) -> AsyncIterator[RemoteEmulator]:
+    """Start ``python -m bench.emulator_child`` and stop it afterwards."""
+    env = child_env()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -6,7 +6,8 @@ from html import escape
 import math
 from typing import TYPE_CHECKING, Final
 
-from .burst import OURS, RATE_LIMIT, RATE_WINDOW
+from .burst import OUR_ROWS, RATE_LIMIT, RATE_WINDOW
+from .overhead import FLOORS, LATENCY_PATHS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -15,10 +16,18 @@ if TYPE_CHECKING:
     from .overhead import OverheadResult
 
 WIDTH: Final = 820
-HEIGHT: Final = 705
 FONT: Final = "font-family:sans-serif"
-COLOURS: Final = ("#1b6ac9", "#e8710a", "#7c4dbd", "#c5221f", "#188038", "#5f6368")
-DASHES: Final = ("", "8 4", "2 3", "10 3 2 3", "6 6", "1 5")
+COLOURS: Final = (
+    "#1b6ac9",
+    "#0b8f8f",
+    "#e8710a",
+    "#7c4dbd",
+    "#c5221f",
+    "#188038",
+    "#5f6368",
+)
+DASHES: Final = ("", "", "8 4", "2 3", "10 3 2 3", "6 6", "1 5")
+FLOOR_COLOUR: Final = "#5f6368"
 GRID: Final = "#dadce0"
 
 # Panel A: deliveries over virtual time.
@@ -32,6 +41,7 @@ B_LEFT: Final = 330.0
 B_RIGHT: Final = 760.0
 B_TOP: Final = 480.0
 B_ROW: Final = 44.0
+HEIGHT: Final = round(B_TOP + B_ROW * len(LATENCY_PATHS) + 45)
 
 
 class _Canvas:
@@ -173,7 +183,7 @@ def _burst_panel(canvas: _Canvas, burst: BurstResult) -> None:
     for index, row in enumerate(burst.rows):
         colour = COLOURS[index % len(COLOURS)]
         dash = DASHES[index % len(DASHES)]
-        width = 3.0 if row.tool == OURS else 2.0
+        width = 3.0 if row.tool in OUR_ROWS else 2.0
         canvas.polyline(
             _steps(row.timeline, x_max, messages), colour=colour, width=width, dash=dash
         )
@@ -238,7 +248,7 @@ def _latency_panel(canvas: _Canvas, overhead: OverheadResult) -> None:
     for index, (name, summary) in enumerate(summaries):
         top = B_TOP + B_ROW * index + 8
         middle = top + (B_ROW - 16) / 2
-        colour = COLOURS[0] if index else "#5f6368"
+        colour = FLOOR_COLOUR if name in FLOORS else COLOURS[0]
         canvas.rect(B_LEFT, top, x(summary.median) - B_LEFT, B_ROW - 16, colour=colour)
         canvas.line(x(summary.minimum), middle, x(summary.maximum), middle, width=1.5)
         for end in (summary.minimum, summary.maximum):

@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bench import netguard
+from bench.burst import arrivals
 from bench.clock import VirtualTime, VirtualTimeModule
 from bench.imports import own_self_seconds
+from bench.persist import REMOVE, SEND, Sample, summarise
+from bench.split import rows_of
+from bench.split_child import (
+    LONG_LINE,
+    PREVIOUS_MODULE,
+    SHORT_LINES,
+    body,
+    digest,
+    load_previous,
+)
 from bench.stats import Summary, ratio
+from custom_components.dingtalk.api import Text
+from dingtalk_emulator import DeliveredMessage
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 async def test_virtual_sleeps_wake_in_order_without_waiting() -> None:
@@ -102,3 +120,93 @@ def test_importtime_self_times_of_our_modules() -> None:
     )
     text = "\n".join(lines)
     assert own_self_seconds(text) == pytest.approx(0.001)
+
+
+def test_arrivals_count_each_text_of_a_combined_message_in_order() -> None:
+    """A combined message delivers several texts; a repeated one is seen twice."""
+    texts = [f"Burst message {index + 1}: done." for index in range(12)]
+
+    def delivered(at: float, *indices: int) -> DeliveredMessage:
+        content = "\n\n────────\n\n".join(texts[index] for index in indices)
+        payload = {"msgtype": "text", "text": {"content": content}}
+        return DeliveredMessage(
+            seq=0, at=at, token="t", msgtype="text", payload=payload
+        )
+
+    found = arrivals(
+        [delivered(1.0, 0), delivered(2.0, 1, 10, 11), delivered(3.0, 11)], texts
+    )
+    assert found == [(0, 1.0), (1, 2.0), (10, 2.0), (11, 2.0), (11, 3.0)]
+
+
+def test_durable_queue_samples_are_grouped_by_level_range() -> None:
+    """A sample counts for [level, level + width); each operation on its own."""
+    samples = [
+        Sample(SEND, queued, 0.001 * (queued + 1), 1e-4, 2e-4)
+        for queued in (0, 1, 2, 100, 101, 103, 500)
+    ] + [Sample(REMOVE, 0, 0.002, 1e-4, 0.0)]
+    rows = summarise(samples, (0, 100, 500), 3)
+    assert [(row.operation, row.level, row.samples) for row in rows] == [
+        (SEND, 0, 3),
+        (SEND, 100, 2),
+        (SEND, 500, 1),
+        (REMOVE, 0, 1),
+    ]
+    assert rows[0].wall_ms.median == pytest.approx(2.0)
+    assert rows[0].loop_us.median == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize("shape", [LONG_LINE, SHORT_LINES])
+def test_split_messages_have_exactly_the_size_asked(shape: str) -> None:
+    """The texts are exactly that many UTF-8 bytes, of one line or of many."""
+    text = body(shape, 100_003)
+    assert len(text.encode()) == 100_003
+    assert (text.count("\n") > 1000) is (shape == SHORT_LINES)
+
+
+def test_previous_prepare_loads_beside_todays_models(tmp_path: Path) -> None:
+    """A file with relative imports loads as a module of today's api package."""
+    source = tmp_path / "prepare_old.py"
+    source.write_text(
+        "from .models import Text\n\n\n"
+        "def prepare(message):\n"
+        "    return [message, Text(content='second')]\n",
+        encoding="utf-8",
+    )
+    try:
+        previous = load_previous(source)
+        parts = previous(Text(content="first", msg_uuid="u1"))
+    finally:
+        sys.modules.pop(PREVIOUS_MODULE, None)
+    assert [part.to_payload()["text"]["content"] for part in parts] == [
+        "first",
+        "second",
+    ]
+    assert digest(parts) != digest(parts[:1])
+
+
+def test_split_lines_pair_into_rows() -> None:
+    """The child's lines become one row per message, previous beside today."""
+    line = {
+        "shape": LONG_LINE,
+        "bytes": 1_000_000,
+        "seconds": [0.5, 0.25],
+        "timed_out": False,
+        "parts": 51,
+        "digest": "abc",
+    }
+    rows = rows_of(
+        [
+            line | {"implementation": "today"},
+            line
+            | {"implementation": "previous", "seconds": [], "timed_out": True}
+            | {"parts": None, "digest": None},
+        ]
+    )
+    [row] = rows
+    assert row.today.seconds is not None
+    assert row.today.seconds.median == 375.0
+    assert row.previous is not None
+    assert row.previous.timed_out
+    assert row.previous.seconds is None
+    assert row.same_parts is None

@@ -1,17 +1,18 @@
 """`python -m bench --quick` still runs and writes every table and the plot.
 
-The benchmark runs in a child process: it starts its own Home Assistant, emulator
-and event loop, and talks to 127.0.0.1 only.
+The benchmark runs once, in a child process: it starts its own Home Assistant,
+emulator and event loop, and talks to 127.0.0.1 only. The tests read what it wrote.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import os
 from pathlib import Path
 import subprocess
 import sys
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
@@ -19,22 +20,60 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 TIMEOUT: Final = 150
 
 TABLE_HEADERS: Final = (
-    "| Path | median | min | max | median vs bare POST |",
+    "| Path | median | min | max | median vs bare POST | median vs no-op action |",
     "| Variant | median | min | max | median vs bare POST |",
-    "| Sender | told caller: sent | queued | failed | delivered |",
+    "| Sender | told caller: sent | queued | failed | delivered | requests |",
     "| Figure | median | min | max |",
     "| Path | CPU µs/message | min | max | messages/s | min | max |",
     "| Robot | median | min | max | n |",
     "| Import | median | min | max |",
+    "| Operation | others queued | n | wall, ms (median) | min | max |",
+    "| Text message | parts | today, ms (median) | min | max |",
+)
+NOOP: Final = "bench.noop (no-op action, with response)"
+SERVICE: Final = "dingtalk.send_message (with response)"
+OURS: Final = "this integration (combining off)"
+COMBINED: Final = "this integration (combining, default)"
+OPERATIONS: Final = (
+    "`Outbox.async_send`, answered `queued`",
+    "write-ahead record before the request (`DurableQueue.attempt`)",
+    "removal after delivery (`DurableQueue.async_done`)",
 )
 
 
-@pytest.mark.timeout(TIMEOUT + 30)
-def test_quick_run_writes_the_report(tmp_path: Path) -> None:
-    """The quick run succeeds; the report has the machine, every table and the plot."""
-    output = tmp_path / "BENCHMARKS.md"
-    svg = tmp_path / "docs" / "benchmarks.svg"
-    results = tmp_path / "results"
+pytestmark = pytest.mark.timeout(TIMEOUT + 30)
+
+
+@dataclass(frozen=True, slots=True)
+class QuickRun:
+    """What one quick run wrote."""
+
+    report: str
+    plot: str
+    data: dict[str, Any]
+
+    def rows(self, *first: str) -> list[list[str]]:
+        """Return the cells of every table row that starts with cells ``first``."""
+        prefix = "| " + " | ".join(first) + " | "
+        return [
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in self.report.splitlines()
+            if line.startswith(prefix)
+        ]
+
+    def row(self, *first: str) -> list[str]:
+        """Return the cells of the one table row that starts with cells ``first``."""
+        [cells] = self.rows(*first)
+        return cells
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> QuickRun:
+    """Run `python -m bench --quick` once into a temporary folder."""
+    folder = tmp_path_factory.mktemp("bench")
+    output = folder / "BENCHMARKS.md"
+    svg = folder / "docs" / "benchmarks.svg"
+    results = folder / "results"
     done = subprocess.run(  # noqa: S603 - our interpreter and our module
         [
             sys.executable,
@@ -56,41 +95,101 @@ def test_quick_run_writes_the_report(tmp_path: Path) -> None:
         env={k: v for k, v in os.environ.items() if not k.startswith("COV")},
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    [raw] = results.glob("*-quick.json")
+    return QuickRun(
+        report=output.read_text(encoding="utf-8"),
+        plot=svg.read_text(encoding="utf-8"),
+        data=json.loads(raw.read_text(encoding="utf-8")),
+    )
 
-    report = output.read_text(encoding="utf-8")
+
+def test_report_has_every_section_and_table(quick_run: QuickRun) -> None:
+    """The report has the machine, every section, every table and the plot."""
+    report = quick_run.report
     assert report.startswith("# Benchmarks\n")
     assert "**Quick run**" in report
+    assert quick_run.data["quick"] is True
     for heading in (
         "## Key figures",
         "## Machine",
         "## 1. Overhead of one notify call",
         "## 2. A burst of 60 messages to one robot",
         "## 3. Scale: 2 robots with 10 queued messages each",
+        "## 4. The durable queue: cost per message",
+        "## 5. Splitting a long text message",
         "## How these figures were made",
     ):
         assert heading in report
     for header in TABLE_HEADERS:
         assert header in report
-    for row in (
-        "| CPU |",
-        "| Memory |",
-        "| Python |",
-        "| Home Assistant |",
-        "| Date |",
-    ):
-        assert row in report
+    for row in ("CPU", "Memory", "Python", "Home Assistant", "Date"):
+        assert quick_run.row(row)[1]
     assert "](docs/benchmarks.svg)" in report
-    assert "| **this integration** | 20 | 40 | 0 | 60 | 0 | 0 | 0 | 122.0 |" in report
+    assert quick_run.plot.startswith("<svg ")
+    assert quick_run.plot.rstrip().endswith("</svg>")
 
-    plot = svg.read_text(encoding="utf-8")
-    assert plot.startswith("<svg ")
-    assert plot.rstrip().endswith("</svg>")
 
-    [raw] = results.glob("*-quick.json")
-    data = json.loads(raw.read_text(encoding="utf-8"))
-    assert data["quick"] is True
-    ours = next(
-        row for row in data["burst"]["rows"] if row["tool"] == "this integration"
-    )
-    assert ours["delivered"]["median"] == 60
-    assert ours["errors"]["median"] == 0
+def test_overhead_has_both_floors(quick_run: QuickRun) -> None:
+    """The bare POST and the no-op action are the floors of the latency table."""
+    # Path, median, min, max, vs bare POST, vs no-op action (the scale section
+    # has a "bare aiohttp POST" row too, of another table).
+    [bare] = [row for row in quick_run.rows("bare aiohttp POST") if len(row) == 6]
+    assert bare[4] == "×1.00"
+    noop = quick_run.row("`bench.noop` (no-op action, with response)")
+    assert len(noop) == 6
+    assert noop[5] == "×1.00"
+    latency = quick_run.data["overhead"]["latency_ms"]
+    assert 0 < latency[NOOP]["median"] < latency[SERVICE]["median"]
+
+
+def test_burst_delivers_everything_with_and_without_combining(
+    quick_run: QuickRun,
+) -> None:
+    """Both of our rows deliver 60 of 60; combining needs fewer requests."""
+    # Sender, sent, queued, failed, delivered, requests, throttle answers, other
+    # refusals, lost without an error, last delivery (median), min, max, vs minimum.
+    off = quick_run.row(f"**{OURS}**")
+    assert off[1:10] == ["20", "40", "0", "60", "60", "0", "0", "0", "122.0"]
+    combined = quick_run.row(f"**{COMBINED}**")
+    assert combined[4] == "60"  # every message's text arrived
+    assert int(combined[5]) < 60  # in fewer requests
+    assert combined[6:9] == ["0", "0", "0"]  # no throttle, no refusal, none lost
+    assert float(combined[9]) < 60  # well within the first minute
+    rows = {row["tool"]: row for row in quick_run.data["burst"]["rows"]}
+    for tool in (OURS, COMBINED):
+        assert rows[tool]["delivered"]["median"] == 60
+        assert rows[tool]["errors"]["median"] == 0
+        assert rows[tool]["duplicates"]["maximum"] == 0
+        assert rows[tool]["in_order"] is True
+
+
+def test_durable_queue_rows(quick_run: QuickRun) -> None:
+    """Every operation has a row at each level; the loop's share is within wall."""
+    for operation in OPERATIONS:
+        for others in ("0–4", "100–104", "500–504"):
+            assert quick_run.row(operation, others)[2] == "5"
+    persist = quick_run.data["persist"]
+    assert persist["delivered"] == 20 + 500 + 5
+    assert len(persist["rows"]) == 9
+    for row in persist["rows"]:
+        assert row["samples"] == 5
+        assert 0 < row["wall_ms"]["median"] < 1000
+        assert 0 < row["loop_us"]["median"] <= row["wall_ms"]["median"] * 1000
+
+
+def test_split_rows(quick_run: QuickRun) -> None:
+    """Each message has a row; both implementations make the same parts."""
+    for message in ("one long line", "many short lines"):
+        for size in ("1 MB", "4 MB"):
+            assert len(quick_run.row(f"{message}, {size}")) == 10
+    split = quick_run.data["split"]
+    assert len(split["rows"]) == 4
+    compared = 0
+    for row in split["rows"]:
+        today, previous = row["today"], row["previous"]
+        if today["digest"] is not None:
+            assert today["parts"] > 1
+        if previous is not None and previous["digest"] and today["digest"]:
+            assert previous["digest"] == today["digest"]
+            compared += 1
+    assert split["previous_missing"] is not None or compared > 0
