@@ -22,6 +22,7 @@ from .imports import run_imports
 from .machine import describe
 from .overhead import run_overhead
 from .persist import run_persist
+from .receive import run_receive
 from .remote import REPO_ROOT
 from .report import Results, render
 from .scale import run_scale
@@ -101,21 +102,23 @@ async def _run_all(sizes: Sizes, *, quick: bool, started: float) -> Results:
             else None
         )
         split_task = asyncio.create_task(run_split(sizes, work_dir)) if quick else None
-        _progress("1/6 overhead of one notify call")
-        overhead = await run_overhead(sizes, work_dir)
-        _progress(f"2/6 burst of {sizes.burst_messages} messages (virtual time)")
+        _progress("1/7 overhead of one notify call; an app robot and its tokens")
+        overhead, app = await run_overhead(sizes, work_dir)
+        _progress(f"2/7 burst of {sizes.burst_messages} messages (virtual time)")
         burst = await run_burst(sizes, work_dir, _progress)
-        _progress(f"3/6 scale: {sizes.scale_robots} robots")
+        _progress(f"3/7 scale: {sizes.scale_robots} robots")
         scale = await run_scale(sizes, work_dir, _progress)
-        _progress("4/6 durable queue: cost per message (virtual time)")
+        _progress("4/7 durable queue: cost per message (virtual time)")
         persist = await run_persist(sizes, work_dir, _progress)
-        _progress("5/6 splitting 1 MB and 4 MB (today and previous)")
+        _progress("5/7 receiving: latency, and after a disconnect frame")
+        receive = await run_receive(sizes, work_dir)
+        _progress("6/7 splitting 1 MB and 4 MB (today and previous)")
         split = (
             await split_task
             if split_task is not None
             else await run_split(sizes, work_dir)
         )
-        _progress("6/6 import time")
+        _progress("7/7 import time")
         imports = (
             await import_task
             if import_task is not None
@@ -131,6 +134,8 @@ async def _run_all(sizes: Sizes, *, quick: bool, started: float) -> Results:
         imports=imports,
         persist=persist,
         split=split,
+        app=app,
+        receive=receive,
         duration=time.perf_counter() - started,
     )
 

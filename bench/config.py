@@ -27,6 +27,12 @@ class Sizes:
     split_runs: int
     split_timeout: float
     """Seconds one prepare() call may take before it is stopped."""
+    app_token_messages: int
+    """Messages per app token run (half to a person, half to a group)."""
+    receive_messages: int
+    """Timed messages per receive path (Home Assistant and the bare client)."""
+    disconnects: int
+    """Disconnect frames per receiving client."""
 
 
 FULL: Final = Sizes(
@@ -45,6 +51,9 @@ FULL: Final = Sizes(
     persist_runs=3,
     split_runs=5,
     split_timeout=30.0,
+    app_token_messages=1000,
+    receive_messages=300,
+    disconnects=7,
 )
 
 QUICK: Final = Sizes(
@@ -63,4 +72,7 @@ QUICK: Final = Sizes(
     persist_runs=1,
     split_runs=1,
     split_timeout=2.0,
+    app_token_messages=200,
+    receive_messages=10,
+    disconnects=2,
 )

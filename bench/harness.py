@@ -29,6 +29,7 @@ from unittest.mock import patch
 
 import aiohttp
 from homeassistant import loader
+from homeassistant.config_entries import ConfigSubentryDataWithId
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import slugify
 from pytest_homeassistant_custom_component.common import (
@@ -39,13 +40,29 @@ from pytest_homeassistant_custom_component.common import (
 import custom_components.dingtalk as integration
 from custom_components.dingtalk.api import DingTalkClient
 from custom_components.dingtalk.const import (
+    CONF_API_BASE,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_CONVERSATION_ID,
+    CONF_DEFAULT_TARGET,
     CONF_KEYWORDS,
+    CONF_KIND,
+    CONF_OAPI_BASE,
+    CONF_RECEIVE,
+    CONF_ROBOT_CODE,
     CONF_SECRET,
+    CONF_USER_ID,
     CONF_WEBHOOK,
     DOMAIN,
+    SUBENTRY_GROUP,
+    SUBENTRY_PERSON,
+    EntryKind,
 )
+from custom_components.dingtalk.migration import MINOR_VERSION
 from custom_components.dingtalk.outbox import DATA_SETTINGS, Outbox, OutboxSettings
+from custom_components.dingtalk.runtime import DingTalkAppRuntime, DingTalkRuntime
 
+from .app_robots import GROUP_ID, PERSON
 from .robots import JSON_HEADERS, SECRET, TOKENS, robot_title, signed_url
 
 if TYPE_CHECKING:
@@ -54,6 +71,7 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
+    from .app_robots import BenchApp
     from .clock import VirtualTime
     from .robots import Endpoint
 
@@ -120,6 +138,17 @@ def _make_resolver(_hass: HomeAssistant) -> _LoopbackResolver:
     return _LoopbackResolver()
 
 
+@dataclass(frozen=True, slots=True)
+class AppTargets:
+    """A bench app set up in Home Assistant: its entry and its notify entities."""
+
+    entry: ConfigEntry
+    person: str
+    """The notify entity of the bench person."""
+    group: str | None
+    """The notify entity of the bench group, if the app has it."""
+
+
 @dataclass(slots=True)
 class BenchHass:
     """A running in-process Home Assistant and the robots set up in it."""
@@ -130,12 +159,91 @@ class BenchHass:
 
     @property
     def outboxes(self) -> list[Outbox]:
-        """Every robot's outbox, in the order the robots were added."""
-        return [
-            entry.runtime_data.outbox
-            for entry in self.entries
-            if getattr(entry, "runtime_data", None) is not None
+        """Every target's outbox, in the order the robots and apps were added."""
+        outboxes: list[Outbox] = []
+        for entry in self.entries:
+            runtime = getattr(entry, "runtime_data", None)
+            if isinstance(runtime, DingTalkAppRuntime):
+                outboxes.extend(t.outbox for t in runtime.targets.values())
+            elif isinstance(runtime, DingTalkRuntime):
+                outboxes.append(runtime.outbox)
+        return outboxes
+
+    async def _set_up(self, entry: ConfigEntry) -> float:
+        """Add and set up ``entry``; return the setup time in seconds."""
+        entry.add_to_hass(self.hass)  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        if not await self.hass.config_entries.async_setup(entry.entry_id):
+            raise RuntimeError(f"{entry.title} did not set up")
+        await self.hass.async_block_till_done()
+        elapsed = time.perf_counter() - started
+        self.entries.append(entry)
+        return elapsed
+
+    async def add_app(
+        self,
+        server: Endpoint,
+        app: BenchApp,
+        *,
+        group: bool = False,
+        receive: bool = False,
+    ) -> AppTargets:
+        """Add and set up a bench app with the bench person (group, receiving)."""
+        person_id, group_id = f"{app.client_id}-person", f"{app.client_id}-group"
+        subentries = [
+            ConfigSubentryDataWithId(
+                subentry_id=person_id,
+                subentry_type=SUBENTRY_PERSON,
+                title=PERSON.name,
+                unique_id=f"person_{PERSON.user_id}",
+                data={CONF_USER_ID: PERSON.user_id, CONF_DEFAULT_TARGET: False},
+            )
         ]
+        if group:
+            subentries.append(
+                ConfigSubentryDataWithId(
+                    subentry_id=group_id,
+                    subentry_type=SUBENTRY_GROUP,
+                    title="Bench group",
+                    unique_id=f"group_{GROUP_ID}",
+                    data={CONF_CONVERSATION_ID: GROUP_ID, CONF_DEFAULT_TARGET: True},
+                )
+            )
+        entry = cast(
+            "ConfigEntry",
+            MockConfigEntry(
+                domain=DOMAIN,
+                title=app.title,
+                unique_id=app.client_id,
+                minor_version=MINOR_VERSION,
+                data={
+                    CONF_KIND: EntryKind.APP,
+                    CONF_CLIENT_ID: app.client_id,
+                    CONF_CLIENT_SECRET: app.client_secret,
+                    CONF_ROBOT_CODE: app.client_id,
+                    CONF_API_BASE: server.base_url,
+                    CONF_OAPI_BASE: server.base_url,
+                },
+                options={CONF_RECEIVE: True} if receive else {},
+                subentries_data=subentries,
+            ),
+        )
+        await self._set_up(entry)
+        return AppTargets(
+            entry,
+            self._notify_entity(entry, person_id),
+            self._notify_entity(entry, group_id) if group else None,
+        )
+
+    def _notify_entity(self, entry: ConfigEntry, subentry_id: str | None) -> str:
+        """Return the notify entity of ``entry`` (of one of its subentries)."""
+        registry = er.async_get(self.hass)
+        return next(
+            entity.entity_id
+            for entity in er.async_entries_for_config_entry(registry, entry.entry_id)
+            if entity.domain == "notify"
+            and (subentry_id is None or entity.config_subentry_id == subentry_id)
+        )
 
     async def add_robot(self, server: Endpoint, index: int) -> float:
         """Add and set up bench robot ``index``; return the setup time in seconds."""
@@ -152,14 +260,7 @@ class BenchHass:
                 },
             ),
         )
-        entry.add_to_hass(self.hass)  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        if not await self.hass.config_entries.async_setup(entry.entry_id):
-            raise RuntimeError(f"robot {entry.title} did not set up")
-        await self.hass.async_block_till_done()
-        elapsed = time.perf_counter() - started
-        self.entries.append(entry)
-        return elapsed
+        return await self._set_up(entry)
 
     def legacy_service(self, index: int) -> str:
         """Return the legacy notify action of robot ``index`` (notify.<this>)."""
@@ -167,13 +268,7 @@ class BenchHass:
 
     def entity_id(self, index: int) -> str:
         """Return the notify entity of robot ``index``."""
-        registry = er.async_get(self.hass)
-        entry_id = self.entries[index].entry_id
-        return next(
-            entity.entity_id
-            for entity in er.async_entries_for_config_entry(registry, entry_id)
-            if entity.domain == "notify"
-        )
+        return self._notify_entity(self.entries[index], None)
 
     async def notify(self, index: int, message: str) -> None:
         """Call notify.dingtalk_<robot> and wait for it (as an automation does)."""
@@ -183,7 +278,10 @@ class BenchHass:
 
     async def send_message(self, index: int, message: str) -> Mapping[str, Any]:
         """Call dingtalk.send_message with response data; return the robot's answer."""
-        entity_id = self.entity_id(index)
+        return await self.send_to(self.entity_id(index), message)
+
+    async def send_to(self, entity_id: str, message: str) -> Mapping[str, Any]:
+        """Call dingtalk.send_message on ``entity_id``; return its answer."""
         response = await self.hass.services.async_call(
             DOMAIN,
             "send_message",

@@ -17,6 +17,15 @@ def paragraph(text: str) -> str:
     return " ".join(text.split())
 
 
+def code_name(name: str) -> str:
+    """Put the action of a path name in backticks: `a.b` (what it is)."""
+    action, space, rest = name.partition(" ")
+    if "." not in action:
+        return name
+    comma = "," if action.endswith(",") else ""
+    return f"`{action.removesuffix(',')}`{comma}{space}{rest}"
+
+
 def number(value: float, digits: int) -> str:
     """Format a number with thousands separators."""
     return f"{value:,.{digits}f}"

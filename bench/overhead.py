@@ -5,6 +5,10 @@ text and msgUuid differ) to the same emulator robot, signed, over 127.0.0.1. The
 emulator runs in a child process without a rate limit and the outbox's pacing is
 turned off (a benchmark-only setting), so that only the software path is measured.
 
+The app path (``bench.app_path``): the same Home Assistant has the bench app with
+the bench person, and its paths take turns with the robot's, message by message;
+afterwards the token runs of ``bench.app_tokens`` use it too.
+
 A second floor: ``bench.noop``, an action registered in the same Home Assistant
 that does nothing and returns an empty response, called exactly as
 ``dingtalk.send_message`` is (blocking, with response data). What our actions take
@@ -22,6 +26,9 @@ from uuid import uuid4
 
 from homeassistant.core import SupportsResponse
 
+from .app_path import APP_PATHS, AppPaths, AppPoster, AppResult
+from .app_robots import LATENCY_APP
+from .app_tokens import run_app_tokens
 from .harness import OutboxTuning, RawPoster, home_assistant
 from .remote import RemoteEmulator, remote_emulator
 from .stats import Summary
@@ -143,9 +150,10 @@ def register_noop(hass: HomeAssistant) -> None:
     )
 
 
-async def _latencies(paths: _Paths, sizes: Sizes) -> dict[str, list[float]]:
+async def _latencies(
+    senders: dict[str, Callable[[str], Awaitable[None]]], sizes: Sizes
+) -> dict[str, list[float]]:
     """Time every path, interleaved message by message (fair on a busy machine)."""
-    senders = paths.by_name()
     for round_ in range(sizes.warmup):
         for name, send in senders.items():
             await send(f"warm-up {round_} {name}")
@@ -174,20 +182,28 @@ async def _throughput(
     return count / (time.perf_counter() - started)
 
 
-async def run_overhead(sizes: Sizes, work_dir: Path) -> OverheadResult:
-    """Measure latency and throughput of each path against the emulator."""
+async def run_overhead(
+    sizes: Sizes, work_dir: Path
+) -> tuple[OverheadResult, AppResult]:
+    """Measure latency and throughput of each path, and the app's, and its tokens."""
     async with (
         remote_emulator(1) as emulator,
         home_assistant(work_dir, OutboxTuning(pace=False)) as bench,
     ):
         await bench.add_robot(emulator, 0)
+        app_targets = await bench.add_app(emulator, LATENCY_APP)
         register_noop(bench.hass)
         await bench.notify(0, "template")
         template = json.loads(await emulator.last_body())
         poster = RawPoster(emulator)
+        app_poster = AppPoster(emulator, LATENCY_APP)
         try:
             paths = _Paths(bench, poster, template)
-            samples = await _latencies(paths, sizes)
+            app_paths = AppPaths(bench, app_poster, app_targets)
+            await app_paths.start(emulator, LATENCY_APP)
+            samples = await _latencies(
+                {**paths.by_name(), **app_paths.by_name()}, sizes
+            )
             rates: dict[str, list[float]] = {name: [] for name in THROUGHPUT_VARIANTS}
             for _ in range(sizes.throughput_runs):
                 for variant in THROUGHPUT_VARIANTS:
@@ -197,15 +213,26 @@ async def run_overhead(sizes: Sizes, work_dir: Path) -> OverheadResult:
                         )
                     )
             body_bytes = len(paths.body("bench message 0"))
+            app_body_bytes = len(app_paths.body("bench message 0"))
+            tokens = await run_app_tokens(bench, emulator, sizes.app_token_messages)
         finally:
             await poster.close()
-    return OverheadResult(
-        latency_ms={
-            name: Summary.of(values).scaled(1000) for name, values in samples.items()
-        },
+            await app_poster.close()
+    latency = {
+        name: Summary.of(values).scaled(1000) for name, values in samples.items()
+    }
+    app = AppResult(
+        latency_ms={name: latency.pop(name) for name in APP_PATHS},
+        latency_messages=sizes.latency_messages,
+        body_bytes=app_body_bytes,
+        tokens=tokens,
+    )
+    overhead = OverheadResult(
+        latency_ms=latency,
         throughput={name: Summary.of(values) for name, values in rates.items()},
         latency_messages=sizes.latency_messages,
         throughput_messages=sizes.throughput_messages,
         throughput_runs=sizes.throughput_runs,
         body_bytes=body_bytes,
     )
+    return overhead, app

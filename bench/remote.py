@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import asynccontextmanager, suppress
+import json
 import os
 from pathlib import Path
 import sys
@@ -49,6 +50,12 @@ class RemoteEmulator:
             answer.raise_for_status()
             return cast("dict[str, Any]", await answer.json())
 
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a JSON object to the emulator's API; return its JSON answer."""
+        async with self._session.post(f"{self._base_url}{path}", json=body) as answer:
+            answer.raise_for_status()
+            return cast("dict[str, Any]", await answer.json())
+
     async def delivered(self) -> int:
         """Return how many messages all robots have delivered."""
         robots = (await self._get("/api/robots"))["robots"]
@@ -58,6 +65,53 @@ class RemoteEmulator:
         """Return the body of the last request the emulator received."""
         [record] = (await self._get("/api/requests?limit=1"))["requests"]
         return str(record["body"]).encode()
+
+    async def app(self, client_id: str) -> dict[str, Any]:
+        """Return an app's state (``token_requests``, ``delivered``, …)."""
+        answer = await self._get(f"/api/apps/{quote(client_id, safe='')}")
+        return cast("dict[str, Any]", answer["app"])
+
+    async def app_messages(self, client_id: str) -> list[dict[str, Any]]:
+        """Return every message the app's robot delivered, oldest first."""
+        answer = await self._get(f"/api/apps/{quote(client_id, safe='')}/messages")
+        return cast("list[dict[str, Any]]", answer["messages"])
+
+    async def last_app_body(self, client_id: str, api: str) -> dict[str, Any]:
+        """Return the JSON body of the app's last ``api`` call (e.g. batchSend)."""
+        query = f"client_id={quote(client_id, safe='')}&api={quote(api)}&limit=1"
+        [record] = (await self._get(f"/api/app-requests?{query}"))["requests"]
+        return cast("dict[str, Any]", json.loads(record["body"]))
+
+    async def expire_tokens(self, client_id: str) -> None:
+        """Make every access token of the app invalid at once."""
+        url = f"{self._base_url}/api/apps/{quote(client_id, safe='')}/tokens"
+        async with self._session.delete(url) as answer:
+            answer.raise_for_status()
+
+    async def short_token(self, client_id: str, seconds: int) -> None:
+        """Make the app's next access token live ``seconds`` (its expireIn), once."""
+        await self._post(
+            f"/api/apps/{quote(client_id, safe='')}/tokens", {"expire_in": seconds}
+        )
+
+    async def write(self, client_id: str, user_id: str, text: str) -> None:
+        """Write ``text`` as ``user_id`` to the app's robot (1:1; pushed at once)."""
+        await self._post(
+            f"/api/apps/{quote(client_id, safe='')}/chat",
+            {"user_id": user_id, "text": text},
+        )
+
+    async def disconnect(self, client_id: str) -> None:
+        """Send a SYSTEM disconnect frame to every Stream connection of the app."""
+        await self._post(
+            f"/api/apps/{quote(client_id, safe='')}/stream/faults",
+            {"kind": "disconnect"},
+        )
+
+    async def stream_stats(self, client_id: str) -> dict[str, int]:
+        """Return the app's Stream counters (``connections_open``, ``acks``, …)."""
+        answer = await self._get(f"/api/apps/{quote(client_id, safe='')}/stream")
+        return cast("dict[str, int]", answer["stats"])
 
     async def wait_delivered(self, target: int, timeout: float) -> None:  # noqa: ASYNC109 - a plain bound
         """Return once ``target`` messages were delivered in total."""

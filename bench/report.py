@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Final
 from dingtalk_emulator.codes import DEFAULT_RATE_LIMIT_ERROR, RATE_LIMIT_ERRORS
 
 from .burst import APPRISE_SIGNED, OUR_ROWS, OURS, OURS_COMBINED
-from .markdown import DASH, cells, count, paragraph, runs, table, times
+from .markdown import DASH, cells, code_name, count, paragraph, runs, table, times
 from .overhead import (
     BARE,
     BARE_CONCURRENT,
@@ -19,16 +19,19 @@ from .overhead import (
     NOOP,
     SERVICE,
 )
+from .report_app import app_section, key_app, key_receive, receive_section
 from .report_core import key_persist, key_split, persist_section, split_section
 from .stats import ratio
 
 if TYPE_CHECKING:
+    from .app_path import AppResult
     from .burst import BurstResult, BurstRow
     from .config import Sizes
     from .imports import ImportResult
     from .machine import Machine
     from .overhead import OverheadResult
     from .persist import PersistResult
+    from .receive import ReceiveResult
     from .scale import ScaleResult
     from .split import SplitResult
 
@@ -53,16 +56,9 @@ class Results:
     imports: ImportResult
     persist: PersistResult
     split: SplitResult
+    app: AppResult
+    receive: ReceiveResult
     duration: float  # wall-clock seconds of the whole run
-
-
-def _code_name(name: str) -> str:
-    """Put the action of a path name in backticks: `a.b` (what it is)."""
-    action, space, rest = name.partition(" ")
-    if "." not in action:
-        return name
-    comma = "," if action.endswith(",") else ""
-    return f"`{action.removesuffix(',')}`{comma}{space}{rest}"
 
 
 def _machine(results: Results) -> list[str]:
@@ -180,6 +176,8 @@ def _key_figures(results: Results) -> list[str]:
         _key_scale(results.scale, results.imports),
         key_persist(results.persist, own_work_ms(results.overhead)),
         key_split(results.split),
+        key_app(results.app),
+        key_receive(results.receive),
         "",
     ]
 
@@ -191,7 +189,7 @@ def _overhead(results: Results) -> list[str]:
     noop = overhead.latency_ms[NOOP]
     latency_rows = [
         [
-            _code_name(name),
+            code_name(name),
             *cells(summary, 3),
             times(ratio(summary, bare)),
             times(ratio(summary, noop)),
@@ -200,7 +198,7 @@ def _overhead(results: Results) -> list[str]:
     ]
     throughput_rows = [
         [
-            _code_name(name),
+            code_name(name),
             *cells(summary, 0),
             times(ratio(summary, overhead.throughput[BASELINE_OF[name]])),
         ]
@@ -589,7 +587,21 @@ def _method(results: Results, svg_link: str) -> list[str]:
         of each kind; {sizes.persist_samples} timed messages per queue level ×
         {runs(sizes.persist_runs, "durable-queue run")};
         {runs(sizes.split_runs, "call")} per message and implementation of
-        `prepare()`, each stopped after {sizes.split_timeout:g} s.
+        `prepare()`, each stopped after {sizes.split_timeout:g} s;
+        {sizes.app_token_messages:,} messages per token run;
+        {sizes.receive_messages} received messages per path after
+        {sizes.warmup} warm-up rounds; {runs(sizes.disconnects, "disconnect")}
+        per receiving client.
+        """,
+        """
+        - The app side (§6, §7) runs in the emulator child of §1 and §7, with
+        benchmark-only settings of the emulator, not of the integration: the
+        app's QPS limit and the per-person message limit are lifted, the Stream
+        gateway sends no SYSTEM pings and pushes an un-ACKed callback again after
+        0.5 s instead of about a minute; `POST /api/apps/{id}/tokens` makes the
+        emulator's next token of an app short-lived, `DELETE` on the same path
+        revokes its tokens. Home Assistant's Stream client keeps its default
+        timings.
         """,
         """
         - The no-op action (`bench.noop`) is registered with
@@ -658,6 +670,8 @@ def render(results: Results, svg_link: str) -> str:
         *_scale(results),
         *persist_section(results.persist),
         *split_section(results.split),
+        *app_section(results.app),
+        *receive_section(results.receive),
         *_method(results, svg_link),
     ]
     return "\n".join(lines).rstrip() + "\n"

@@ -10,7 +10,7 @@ from urllib.parse import quote_plus
 
 from yarl import URL
 
-from dingtalk_emulator import Emulator, RobotConfig
+from dingtalk_emulator import AppSettings, Emulator, RobotConfig
 from dingtalk_emulator.codes import RATE_LIMIT_ERRORS
 from dingtalk_emulator.testing import TEST_SECRET, TEST_TOKENS
 
@@ -76,15 +76,19 @@ def make_emulator(
     clock: VirtualTime | None = None,
     rate_limit: int | None = None,
     signed: bool = True,
+    app_settings: AppSettings | None = None,
 ) -> Emulator:
     """Return an emulator with ``robots`` robots (DingTalk's limits by default).
 
     ``rate_limit=UNLIMITED`` takes the rate limit away for overhead runs;
-    ``signed=False`` makes robots without the sign security setting.
+    ``signed=False`` makes robots without the sign security setting;
+    ``app_settings`` replaces the app side's limits (``bench.app_robots``).
     """
     settings: dict[str, Any] = {"history_limit": 100_000}
     if rate_limit is not None:
         settings["rate_limit"] = rate_limit
+    if app_settings is not None:
+        settings["app_settings"] = app_settings
     emulator = Emulator(clock.clock if clock is not None else None, **settings)
     for index in range(robots):
         emulator.add_robot(

@@ -47,3 +47,14 @@ def ratio(numerator: Summary, denominator: Summary) -> float:
     if denominator.median == 0:
         return 0.0
     return numerator.median / denominator.median
+
+
+def percentile(values: Iterable[float], fraction: float) -> float:
+    """Return the ``fraction`` quantile (0.95: p95), interpolated between samples."""
+    data = sorted(float(value) for value in values)
+    if not data:
+        raise ValueError("no measurements to take a percentile of")
+    position = (len(data) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (position - low)

@@ -81,7 +81,6 @@ FRONTEND_TEXT: Final[Mapping[str, Mapping[str, str]]] = {
         "add": "Add",
         "perform_action": "Perform action",
         "notifiers": "Notifiers",
-        "reconfigure_successful": "Reconfiguration was successful",
     },
     "zh-Hans": {
         "welcome": "欢迎回家！",
@@ -98,7 +97,12 @@ FRONTEND_TEXT: Final[Mapping[str, Mapping[str, str]]] = {
         "reconfigure": "重新配置",
         "options_saved": "选项已成功保存。",
         "add_item": "添加{label}",
-        "reconfigure_successful": "重新配置成功",
+        "action": "动作",
+        "add_target": "添加目标",
+        "entities": "实体",
+        "add": "添加",
+        "perform_action": "执行动作",
+        "notifiers": "通知程序",
     },
 }
 # frontend/set_user_data "language", as the profile page sends it.
@@ -303,10 +307,19 @@ class HassUI:
         return self.page.locator("ha-integration-list-item")
 
     def start_robot_flow(self, query: str = INTEGRATION_NAME) -> None:
-        """Add integration, search ``query``, pick DingTalk; wait for its form."""
+        """Add integration, search ``query``, pick DingTalk, then a group robot."""
         self.open_add_integration()
         self.search_brands(query).filter(has_text=INTEGRATION_NAME).click()
-        self.dialog_title(self.ours("config.step.user.title")).wait_for()
+        self.choose_group_robot()
+
+    def choose_group_robot(self) -> None:
+        """Pick "Group robot" in DingTalk's first step (a menu); wait for its form."""
+        title = self.dialog_title(self.ours("config.step.user.title"))
+        title.wait_for()
+        self.page.locator("ha-dialog").get_by_text(
+            self.ours("config.step.user.menu_options.robot"), exact=True
+        ).click()
+        self.dialog_title(self.ours("config.step.robot.title")).wait_for()
 
     def dialog_title(self, title: str) -> Locator:
         """Return a dialog's title."""
@@ -318,7 +331,7 @@ class HassUI:
 
     def fill_robot_form(self, name: str, webhook: str, secret: str) -> None:
         """Fill in the name, webhook and secret of the "Add robot" form."""
-        data = "config.step.user.data"
+        data = "config.step.robot.data"
         self.textbox(self.ours(f"{data}.name")).fill(name)
         self.textbox(self.ours(f"{data}.webhook")).fill(webhook)
         self.textbox(self.ours(f"{data}.secret")).fill(secret)

@@ -1,4 +1,4 @@
-"""End-to-end demo: the DingTalk emulator, a real Home Assistant, one signed robot.
+"""End-to-end demo: the DingTalk emulator, a real Home Assistant, a robot and an app.
 
 Run it with ``scripts/demo`` (which sets up .venv first) or
 ``.venv/bin/python -m devtools.demo [--keep]``.
@@ -17,8 +17,14 @@ import tempfile
 import time
 from typing import TYPE_CHECKING, Any, Final
 
-from .emulator_process import EmulatorProcess, Robot, masked_url
-from .hass_process import PASSWORD, USERNAME, HassProcess, ServiceCallError
+from .emulator_process import App, EmulatorProcess, Robot, User, masked_url
+from .hass_process import (
+    CONFIGURATION_YAML,
+    PASSWORD,
+    USERNAME,
+    HassProcess,
+    ServiceCallError,
+)
 from .process_util import LOOPBACK, HarnessError, interrupt_on_signals, say, wait_for
 
 if TYPE_CHECKING:
@@ -27,6 +33,15 @@ if TYPE_CHECKING:
 ROBOT_NAME: Final = "Demo"
 KEYWORD: Final = "通知"
 MOBILE: Final = "13800000000"
+APP_NAME: Final = "Home app"
+PERSON: Final = User("alice01", "Alice", "13800000001")
+CAMERA: Final = "camera.demo_camera"
+LIGHT: Final = "light.kitchen_lights"
+"""The demo's "Kitchen Lights", put in the Kitchen area onboarding created."""
+KITCHEN: Final = "kitchen"
+AGENT: Final = "conversation.home_assistant"
+ASK: Final = "turn on the kitchen light"
+DEMO_YAML: Final = f"{CONFIGURATION_YAML}\n# core's demo: its camera, lights.\ndemo:\n"
 START_TIMEOUT: Final = 60.0
 DELIVERY_TIMEOUT: Final = 20.0
 
@@ -59,8 +74,11 @@ class DemoRun:
     emulator: EmulatorProcess
     hass: HassProcess
     robot: Robot
+    app: App
     clock: Clock = field(default_factory=Clock)
     entity_id: str = ""
+    app_entry_id: str = ""
+    person_entity_id: str = ""
 
     def stop(self) -> None:
         """Stop Home Assistant and the emulator."""
@@ -77,7 +95,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=(
             "Start the DingTalk emulator and a real Home Assistant, add a signed "
             "robot through the config flow, send three messages and show what "
-            "DingTalk received."
+            "DingTalk received; add an app and a person, send them the camera's "
+            "snapshot, and let the person turn on a light by asking Assist in "
+            "DingTalk."
         ),
     )
     parser.add_argument(
@@ -126,7 +146,9 @@ def start(run: DemoRun) -> None:
 
 def add_robot(run: DemoRun) -> None:
     """Add the robot through the config flow, exactly as the UI does."""
-    step = run.hass.start_flow()
+    menu = run.hass.start_flow()
+    run.clock.step(f"config flow: menu {menu.get('menu_options')}, choosing 'robot'")
+    step = run.hass.submit_flow(str(menu["flow_id"]), {"next_step_id": "robot"})
     fields = [str(item["name"]) for item in step.get("data_schema", [])]
     run.clock.step(f"config flow: form {step.get('step_id')!r} with fields {fields}")
     before = set(run.hass.entity_ids("notify"))
@@ -167,6 +189,192 @@ def add_robot(run: DemoRun) -> None:
 
     if wait_for(legacy_ready, timeout=10.0, interval=0.2) is None:
         raise DemoError(f"notify.dingtalk was not registered; see {run.hass.log_hint}")
+
+
+def add_app(run: DemoRun) -> None:
+    """Add the DingTalk app and a person (by mobile number) through the flows."""
+    menu = run.hass.start_flow()
+    step = run.hass.submit_flow(str(menu["flow_id"]), {"next_step_id": "app"})
+    base = run.emulator.base_url
+    answer = run.hass.submit_flow(
+        str(step["flow_id"]),
+        {
+            "name": APP_NAME,
+            "client_id": run.app.client_id,
+            "client_secret": run.app.client_secret,
+            "advanced": {"api_base": base, "oapi_base": base},
+        },
+    )
+    if answer.get("type") != "create_entry":
+        raise DemoError(f"the app was not added: {answer.get('errors')}")
+    entry_id = str(answer["result"]["entry_id"])
+    run.app_entry_id = entry_id
+    run.clock.step(
+        f"app {APP_NAME!r} added (entry {entry_id}); checked without sending anything"
+    )
+    before = set(run.hass.entity_ids("notify"))
+    person = run.hass.start_subentry_flow(entry_id, "person")
+    confirm = run.hass.submit_subentry_flow(
+        str(person["flow_id"]),
+        {"name": PERSON.name, "mobile": PERSON.mobile, "send_test_message": True},
+    )
+    found = confirm.get("description_placeholders") or {}
+    run.clock.step(
+        f"person by mobile {found.get('mobile')}: DingTalk found user "
+        f"{found.get('user_id')!r}; confirmed"
+    )
+    done = run.hass.submit_subentry_flow(str(person["flow_id"]), {})
+    if done.get("type") != "create_entry":
+        raise DemoError(f"the person was not added: {done}")
+
+    def new_entity() -> str | None:
+        added = sorted(set(run.hass.entity_ids("notify")) - before)
+        return added[0] if added else None
+
+    entity_id = wait_for(new_entity, timeout=10.0, interval=0.2)
+    if entity_id is None:
+        raise DemoError(f"no notify entity for {PERSON.name}; see {run.hass.log_hint}")
+    run.person_entity_id = entity_id
+
+
+def send_snapshot(run: DemoRun) -> None:
+    """Send the demo camera's snapshot to the person, inline."""
+    call(
+        run,
+        "dingtalk",
+        "send_message",
+        {
+            "entity_id": run.person_entity_id,
+            "title": "Front door",
+            "message": "Someone is at the door.",
+            "image": CAMERA,
+        },
+        return_response=True,
+    )
+
+
+def report_app(run: DemoRun) -> None:
+    """Print what the app's robot delivered to the person's 1:1 chat."""
+    try:
+        messages = run.emulator.wait_for_app_messages(
+            run.app.client_id, 2, timeout=DELIVERY_TIMEOUT
+        )
+    except HarnessError as err:
+        raise DemoError(f"{err}; see {run.hass.log_hint}") from err
+    say()
+    say(f"What the app's robot delivered to {PERSON.name} (1:1 chat):")
+    for message in messages:
+        params = message.get("msg_param") or {}
+        say(f"  {message.get('msg_key')}: {json.dumps(params, ensure_ascii=False)}")
+        text = str(params.get("text", ""))
+        if "![](" in text:
+            media_id = text.rsplit("![](", 1)[1].rstrip(")")
+            size = len(run.emulator.media(media_id))
+            say(f"    the snapshot, uploaded as {media_id}: {size} bytes")
+
+
+def app_entity_state(run: DemoRun, name: str) -> dict[str, Any] | None:
+    """Return the state of the app's entity ``name`` (after the app's name)."""
+    friendly_name = f"{APP_NAME} {name}"
+    for state in run.hass.states():
+        if state["attributes"].get("friendly_name") == friendly_name:
+            return state
+    return None
+
+
+def switch_on_assist(run: DemoRun) -> None:
+    """Receive the app's messages; Assist answers the person; the light off."""
+    try:
+        run.hass.set_options(
+            run.app_entry_id,
+            {
+                "default_format": "auto",
+                "combine": True,
+                "unsure_delivery": "resend",
+                "receive_messages": True,
+                "conversation_agent": AGENT,
+                "allowed_users": [PERSON.user_id],
+            },
+        )
+    except HarnessError as err:
+        raise DemoError(f"the app's options were not saved: {err}") from err
+
+    def connected() -> bool | None:
+        state = app_entity_state(run, "Stream connection")
+        return True if state is not None and state["state"] == "on" else None
+
+    if wait_for(connected, timeout=DELIVERY_TIMEOUT, interval=0.2) is None:
+        raise DemoError(
+            f"the app did not connect to Stream mode; see {run.hass.log_hint}"
+        )
+    run.clock.step(
+        f"app options: receiving messages (Stream mode, connected), Assist "
+        f"({AGENT}) answers {PERSON.name} ({PERSON.user_id})"
+    )
+    run.hass.set_device_area(LIGHT, KITCHEN)
+    call(run, "light", "turn_off", {"entity_id": LIGHT})
+    run.clock.step(f"{LIGHT} is in the Kitchen area, and off")
+
+
+def light_state(run: DemoRun) -> str:
+    """Return the state of the kitchen light."""
+    state = run.hass.state(LIGHT)
+    return "missing" if state is None else str(state["state"])
+
+
+def ask_assist(run: DemoRun) -> float:
+    """Let the person ask Assist on the emulator; print what happened.
+
+    Return the milliseconds from the message to the answer in the chat.
+    """
+    chat = run.emulator.chat(run.app.client_id, PERSON.user_id, ASK)
+    run.clock.step(f"{PERSON.name} writes {ASK!r} to the app's robot (1:1 chat)")
+
+    def answered() -> dict[str, Any] | None:
+        later = [
+            message
+            for message in run.emulator.app_messages(
+                run.app.client_id, str(chat["conversation_id"])
+            )
+            if int(message["seq"]) > int(chat["seq"])
+        ]
+        return later[0] if later else None
+
+    answer = wait_for(answered, timeout=DELIVERY_TIMEOUT, interval=0.1)
+    if answer is None:
+        raise DemoError(f"Assist did not answer; see {run.hass.log_hint}")
+    payload = answer.get("payload") or {}
+    text = str((payload.get("markdown") or {}).get("text", ""))
+    event = app_entity_state(run, "Message") or {"entity_id": "?", "attributes": {}}
+    received = event["attributes"]
+    turned_on = wait_for(
+        lambda: True if light_state(run) == "on" else None, timeout=5.0, interval=0.1
+    )
+    light = light_state(run)
+    say()
+    say(f"{PERSON.name} asked Assist through DingTalk:")
+    say(
+        f"  {event['entity_id']}: {received.get('text')!r} from "
+        f"{json.dumps(received.get('sender'), ensure_ascii=False)}, "
+        f"allowed {received.get('allowed')}"
+    )
+    say(f"  Assist answered in the chat ({answer.get('via')}): {text!r}")
+    say(f"  {LIGHT}: {light}")
+    if turned_on is None:
+        raise DemoError(f"{LIGHT} is {light}, not on; see {run.hass.log_hint}")
+    return (float(answer["at"]) - float(chat["at"])) * 1000
+
+
+def demo_app(run: DemoRun) -> float:
+    """Add the app and a person, send them the snapshot; they ask Assist.
+
+    Return the milliseconds from the person's message to Assist's answer.
+    """
+    add_app(run)
+    send_snapshot(run)
+    report_app(run)
+    switch_on_assist(run)
+    return ask_assist(run)
 
 
 def call(
@@ -296,11 +504,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     interrupt_on_signals()
     work_dir = Path(tempfile.mkdtemp(prefix="dingtalk-demo-"))
     robot = Robot.generate(signed=True, keywords=(KEYWORD,), name=ROBOT_NAME)
+    app = App.generate(name=APP_NAME)
     run = DemoRun(
         work_dir=work_dir,
-        emulator=EmulatorProcess([robot], log_path=work_dir / "emulator.log"),
-        hass=HassProcess(work_dir / "config", log_path=work_dir / "home-assistant.log"),
+        emulator=EmulatorProcess(
+            [robot], apps=[app], users=[PERSON], log_path=work_dir / "emulator.log"
+        ),
+        hass=HassProcess(
+            work_dir / "config",
+            log_path=work_dir / "home-assistant.log",
+            configuration_yaml=DEMO_YAML,
+        ),
         robot=robot,
+        app=app,
     )
     say("DingTalk demo: the DingTalk emulator and a real Home Assistant, end to end")
     say(f"  logs: {work_dir} (removed after a successful run)")
@@ -311,11 +527,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         add_robot(run)
         first_call = send_messages(run)
         delivered = report(run, expected=4)
+        assist_ms = demo_app(run)
         first = delivered[0] - run.clock.started_wall
         latency_ms = (delivered[1] - first_call) * 1000
         figures = [
             f"Time to first delivered message: {first:.1f} s (the flow's test message)",
             f"notify.dingtalk call to delivery: {latency_ms:.0f} ms",
+            f"DingTalk message to Assist's answer in the chat: {assist_ms:.0f} ms",
         ]
         say()
         say(f"Messages as DingTalk shows them: {run.emulator.page_url}")

@@ -376,6 +376,15 @@ class EmulatorProcess(ChildProcess):
         }
         return dict(self._send("POST", "/api/groups", body)["group"])
 
+    def remove_user(self, user_id: str) -> None:
+        """Let a person leave the organisation (and its groups)."""
+        self._send("DELETE", f"/api/users/{self._quote(user_id)}")
+
+    def leave_group(self, open_conversation_id: str, client_id: str) -> None:
+        """Remove an app's robot from a group."""
+        body = {"open_conversation_id": open_conversation_id, "client_id": client_id}
+        self._send("POST", "/api/groups/leave", body)
+
     def set_published(self, client_id: str, *, published: bool) -> None:
         """Publish or unpublish an app's robot."""
         path = self._app_path(client_id, "/published")

@@ -666,10 +666,20 @@ class HassProcess(ChildProcess):
         )
 
     def add_entry(
-        self, data: Mapping[str, object], *, handler: str = DOMAIN
+        self,
+        data: Mapping[str, object],
+        *,
+        handler: str = DOMAIN,
+        menu: str | None = "robot",
     ) -> dict[str, Any]:
-        """Run the user flow with ``data``; return the new entry or raise FlowError."""
+        """Run the user flow with ``data``; return the new entry or raise FlowError.
+
+        A flow that starts with a menu (DingTalk's: "robot" or "app") goes on
+        with the ``menu`` choice first.
+        """
         step = self.start_flow(handler)
+        if step.get("type") == "menu" and menu is not None:
+            step = self.submit_flow(str(step["flow_id"]), {"next_step_id": menu})
         if step.get("type") != "form":
             raise FlowError(f"the {handler} flow did not show a form: {step}", step)
         result = self.submit_flow(str(step["flow_id"]), data)
@@ -683,6 +693,79 @@ class HassProcess(ChildProcess):
         if not isinstance(entry, dict):
             raise FlowError(f"no entry in the flow result: {result}", result)
         return entry
+
+    def start_subentry_flow(self, entry_id: str, subentry_type: str) -> dict[str, Any]:
+        """Start adding a subentry (an app's person or group) as the UI does."""
+        return self.post(
+            "/api/config/config_entries/subentries/flow",
+            {"handler": [entry_id, subentry_type], "show_advanced_options": False},
+        )
+
+    def submit_subentry_flow(
+        self, flow_id: str, data: Mapping[str, object]
+    ) -> dict[str, Any]:
+        """Submit the current form of a subentry flow; return the next step."""
+        return self.post(
+            f"/api/config/config_entries/subentries/flow/{flow_id}", dict(data)
+        )
+
+    def add_subentry(
+        self, entry_id: str, subentry_type: str, data: Mapping[str, object]
+    ) -> dict[str, Any]:
+        """Add a subentry with ``data``, confirming a step without fields.
+
+        Returns the flow's last answer (type "create_entry"), or raises FlowError.
+        """
+        step = self.start_subentry_flow(entry_id, subentry_type)
+        flow_id = str(step.get("flow_id", ""))
+        answer = self.submit_subentry_flow(flow_id, data) if flow_id else step
+        if answer.get("type") == "form" and not answer.get("data_schema"):
+            answer = self.submit_subentry_flow(flow_id, {})
+        if answer.get("type") != "create_entry":
+            if flow_id:
+                self.request(
+                    "DELETE",
+                    f"/api/config/config_entries/subentries/flow/{flow_id}",
+                    check=False,
+                )
+            errors = answer.get("errors") or answer.get("reason") or answer
+            raise FlowError(f"the {subentry_type} was not added: {errors}", answer)
+        return answer
+
+    def start_options_flow(self, entry_id: str) -> dict[str, Any]:
+        """Open an entry's options (its Configure button) as the UI does."""
+        return self.post(
+            "/api/config/config_entries/options/flow",
+            {"handler": entry_id, "show_advanced_options": False},
+        )
+
+    def submit_options_flow(
+        self, flow_id: str, data: Mapping[str, object]
+    ) -> dict[str, Any]:
+        """Submit the current form of an options flow; return the next step."""
+        return self.post(
+            f"/api/config/config_entries/options/flow/{flow_id}", dict(data)
+        )
+
+    def set_options(self, entry_id: str, data: Mapping[str, object]) -> dict[str, Any]:
+        """Save an entry's options through its options flow; raise FlowError if refused.
+
+        Returns the flow's last answer (type "create_entry").
+        """
+        step = self.start_options_flow(entry_id)
+        flow_id = str(step.get("flow_id", ""))
+        if step.get("type") != "form" or not flow_id:
+            raise FlowError(f"the options of {entry_id} did not open: {step}", step)
+        answer = self.submit_options_flow(flow_id, data)
+        if answer.get("type") != "create_entry":
+            self.request(
+                "DELETE",
+                f"/api/config/config_entries/options/flow/{flow_id}",
+                check=False,
+            )
+            errors = answer.get("errors") or answer.get("reason") or answer
+            raise FlowError(f"the options were not saved: {errors}", answer)
+        return answer
 
     def config_entries(self, domain: str = DOMAIN) -> list[dict[str, Any]]:
         """Return the config entries of ``domain``."""
@@ -699,6 +782,22 @@ class HassProcess(ChildProcess):
     def delete_entry(self, entry_id: str) -> None:
         """Delete a config entry."""
         self.request("DELETE", f"/api/config/config_entries/entry/{entry_id}")
+
+    def set_device_area(self, entity_id: str, area_id: str) -> None:
+        """Put the device of ``entity_id`` in an area, as its device page does."""
+        entity = self.websocket_command(
+            {"type": "config/entity_registry/get", "entity_id": entity_id}
+        )
+        device_id = entity.get("device_id") if isinstance(entity, dict) else None
+        if not device_id:
+            raise HarnessError(f"{entity_id} has no device")
+        self.websocket_command(
+            {
+                "type": "config/device_registry/update",
+                "device_id": device_id,
+                "area_id": area_id,
+            }
+        )
 
     # -- states and actions ---------------------------------------------------
 

@@ -45,6 +45,7 @@ SHOTS: Final = {
     "add-robot-form-zh-hans.png": "the same form in 简体中文",
     "add-robot-error-en.png": "a wrong secret: the error on the secret field",
     "send-message-action-en.png": "Developer tools > Actions: an action card",
+    "send-message-action-zh-hans.png": "the same action in 简体中文",
     "emulator-chat.png": "the emulator's chat page with that card",
 }
 ROBOT_NAME: Final = "Home"
@@ -128,27 +129,30 @@ class Studio:
             ui.start_robot_flow()
             ui.fill_robot_form("Office", webhook, WRONG_SECRET)
             ui.submit()
-            ui.field_error(ui.ours("config.step.user.data.secret")).wait_for()
+            ui.field_error(ui.ours("config.step.robot.data.secret")).wait_for()
             shoot(dialog(ui), self.out_dir, "add-robot-error-en.png")
         ui.page.context.close()
 
-    def action_card(self, browser: Browser) -> None:
+    def action_card(
+        self, browser: Browser, language: str = "en", *, chat: bool = True
+    ) -> None:
         """Picture the action's form with an action card, then the card in the chat."""
         title, text, buttons = CARD
-        ui = self.ui(browser)
+        ui = self.ui(browser, language)
         page = ui.page
         page.set_viewport_size({"width": 1280, "height": 1800})
-        with saved_on_failure(page, self.work_dir, "action"):
+        with saved_on_failure(page, self.work_dir, f"action-{language}"):
             ui.compose_action_card(ROBOT_NAME, title, text, buttons, horizontal=True)
             ui.perform_action()
             page.get_by_text("status: sent").wait_for()
             form = page.locator("ha-card").first
-            shoot(form, self.out_dir, "send-message-action-en.png")
-            chat = page.context.new_page()
-            chat.goto(self.emulator.page_url)
-            section = chat_section(chat, ROBOT_NAME)
-            section.locator(".msg[data-type='actionCard']").wait_for()
-            shoot(section, self.out_dir, "emulator-chat.png")
+            shoot(form, self.out_dir, f"send-message-action-{language.lower()}.png")
+            if chat:
+                chat_page = page.context.new_page()
+                chat_page.goto(self.emulator.page_url)
+                section = chat_section(chat_page, ROBOT_NAME)
+                section.locator(".msg[data-type='actionCard']").wait_for()
+                shoot(section, self.out_dir, "emulator-chat.png")
         page.context.close()
 
 
@@ -180,6 +184,7 @@ def take(out_dir: Path, work_dir: Path) -> None:
         set_user_language(hass, "zh-Hans")
         with chromium() as browser:
             studio.robot_form(browser, "zh-Hans")
+            studio.action_card(browser, "zh-Hans", chat=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

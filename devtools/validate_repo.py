@@ -479,14 +479,14 @@ def scan_code(integration: Path) -> CodeUsage:
             if isinstance(node, ast.Call):
                 _scan_call(node, path, constants, usage)
             elif isinstance(node, ast.Assign) and _flow_section(path):
-                _scan_error_assignment(node, constants, usage)
+                _scan_error_assignment(node, constants, usage, path)
             elif isinstance(node, ast.Assign | ast.AnnAssign):
-                _scan_attr_translation_key(node, constants, usage)
+                _scan_attr_translation_key(node, constants, usage, path)
     return usage
 
 
 def _scan_error_assignment(
-    node: ast.Assign, constants: dict[str, str], usage: CodeUsage
+    node: ast.Assign, constants: dict[str, str], usage: CodeUsage, path: Path
 ) -> None:
     """Record `errors[...] = "key"` assignments of a config flow."""
     for target in node.targets:
@@ -497,13 +497,21 @@ def _scan_error_assignment(
             and (error := _resolve(node.value, constants)) is not None
         ):
             usage.keys.add(f"?error.{error}")
-    _scan_attr_translation_key(node, constants, usage)
+    _scan_attr_translation_key(node, constants, usage, path)
 
 
 def _scan_attr_translation_key(
-    node: ast.Assign | ast.AnnAssign, constants: dict[str, str], usage: CodeUsage
+    node: ast.Assign | ast.AnnAssign,
+    constants: dict[str, str],
+    usage: CodeUsage,
+    path: Path,
 ) -> None:
-    """Record `_attr_translation_key = "key"` on entities."""
+    """Record `_attr_translation_key = "key"` on the entities of a platform module.
+
+    The key must exist under entity.<platform>.<key> (its name, states or
+    attributes) in the translations, or in icons.json for an entity named after its
+    device (`_attr_name = None`), which only uses the key for its icon.
+    """
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     for target in targets:
         if (
@@ -511,11 +519,14 @@ def _scan_attr_translation_key(
             and target.id == "_attr_translation_key"
             and (key := _resolve(node.value, constants)) is not None
         ):
-            usage.keys.add(f"entity.notify.{key}.name")
+            usage.keys.add(f"!entity.{path.stem}.{key}")
 
 
-def _has_key(key: str, en: dict[str, str]) -> bool:
+def _has_key(key: str, en: dict[str, str], icons: dict[str, str]) -> bool:
     """Tell whether a used key (possibly a flow key) exists in the translations."""
+    if key.startswith("!"):
+        rest = key[1:]
+        return any(k.startswith(f"{rest}.") for k in (*en, *icons))
     if key.startswith("?"):
         rest = key[1:]
         return any(
@@ -602,6 +613,27 @@ def check_quality_scale(integration: Path, report: Report) -> None:
             report.add("quality_scale.yaml", f"rule '{rule}' has a bad status")
 
 
+def _load_icons(integration: Path) -> dict[str, str]:
+    """Return icons.json flattened to dotted keys (empty when absent or broken)."""
+    path = integration / "icons.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError, ValueError:
+        return {}
+    flat: dict[str, str] = {}
+
+    def walk(node: object, prefix: str) -> None:
+        """Collect the leaves of ``node`` under ``prefix``."""
+        if isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, f"{prefix}{name}.")
+        else:
+            flat[prefix.rstrip(".")] = str(node)
+
+    walk(data, "")
+    return flat
+
+
 def validate(root: Path, ha_version: str | None = None) -> list[str]:
     """Validate a repository checkout; return the errors found."""
     report = Report()
@@ -615,9 +647,10 @@ def validate(root: Path, ha_version: str | None = None) -> list[str]:
     usage = scan_code(integration)
     en = translations.get("en")
     if en is not None:
+        icons = _load_icons(integration)
         for key in sorted(usage.keys):
-            if not _has_key(key, en):
-                report.add("translations/en.json", f"missing '{key.lstrip('?')}'")
+            if not _has_key(key, en, icons):
+                report.add("translations/en.json", f"missing '{key.lstrip('?!')}'")
     check_services(integration, usage, en, report)
     check_quality_scale(integration, report)
     return report.errors

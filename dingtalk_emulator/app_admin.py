@@ -40,6 +40,7 @@ def add_routes(app: web.Application) -> None:
     add("GET", "/api/apps/{client_id}", api(_get_app))
     add("POST", "/api/apps/{client_id}/published", api(_set_published))
     add("POST", "/api/apps/{client_id}/permissions", api(_set_permissions))
+    add("POST", "/api/apps/{client_id}/tokens", api(_shorten_next_token))
     add("DELETE", "/api/apps/{client_id}/tokens", api(_expire_tokens))
     add("POST", "/api/apps/{client_id}/faults", api(_add_fault))
     add("DELETE", "/api/apps/{client_id}/faults", api(_clear_faults))
@@ -54,8 +55,10 @@ def add_routes(app: web.Application) -> None:
     add("GET", "/api/app-requests", api(_requests))
     add("GET", "/api/users", api(_list_users))
     add("POST", "/api/users", api(_add_user))
+    add("DELETE", "/api/users/{user_id}", api(_remove_user))
     add("GET", "/api/groups", api(_list_groups))
     add("POST", "/api/groups", api(_add_group))
+    add("POST", "/api/groups/leave", api(_leave_group))
     add("GET", "/api/media/{media_id}", api(_media))
 
 
@@ -108,6 +111,18 @@ async def _set_permissions(request: web.Request) -> web.StreamResponse:
     ):
         raise ApiError(400, "permissions must be a list of strings")
     apps.set_permissions(client_id, frozenset(permissions))
+    return _app_answer(request)
+
+
+async def _shorten_next_token(request: web.Request) -> web.StreamResponse:
+    """POST /api/apps/{client_id}/tokens {"expire_in": N}: the next token lives N s."""
+    apps = request.app[EMULATOR].apps
+    client_id = request.match_info["client_id"]
+    apps.app(client_id)  # 404 before 400
+    expire_in = (await read_object(request)).get("expire_in")
+    if isinstance(expire_in, bool) or not isinstance(expire_in, int):
+        raise ApiError(400, "expire_in must be an int")
+    apps.shorten_next_token(client_id, expire_in)
     return _app_answer(request)
 
 
@@ -260,6 +275,27 @@ async def _add_user(request: web.Request) -> web.StreamResponse:
     apps = request.app[EMULATOR].apps
     person = apps.add_person(Person.from_dict(await read_object(request)))
     return json_response({"user": person_json(person)}, status=201)
+
+
+async def _remove_user(request: web.Request) -> web.StreamResponse:
+    """DELETE /api/users/{user_id}: the person leaves the organisation."""
+    apps = request.app[EMULATOR].apps
+    person = apps.remove_person(request.match_info["user_id"])
+    return json_response({"user": person_json(person)})
+
+
+async def _leave_group(request: web.Request) -> web.StreamResponse:
+    """POST /api/groups/leave {open_conversation_id, client_id}: a robot leaves.
+
+    The ids go in the body: an openConversationId may hold "/" and "+".
+    """
+    apps = request.app[EMULATOR].apps
+    body = await read_object(request)
+    cid, client_id = body.get("open_conversation_id"), body.get("client_id")
+    if not isinstance(cid, str) or not isinstance(client_id, str):
+        raise TypeError("open_conversation_id and client_id must be strings")
+    group = apps.leave_group(cid, client_id)
+    return json_response({"group": group_json(group)})
 
 
 async def _list_groups(request: web.Request) -> web.StreamResponse:

@@ -162,8 +162,8 @@ def _token(apps: AppRobots, call: ApiCall) -> Result:
         config.client_secret.encode(), secret.encode()
     ):
         return v1(app_codes.INVALID_CLIENT)
-    token = apps.issue_token(key)
-    return Result(200, {"accessToken": token, "expireIn": int(apps.settings.token_ttl)})
+    token, expire_in = apps.issue_token(key)
+    return Result(200, {"accessToken": token, "expireIn": expire_in})
 
 
 # -- v1.0 robot send APIs --------------------------------------------------------------

@@ -50,13 +50,22 @@ class Media:
 class _App:
     """An app's configuration plus its runtime state."""
 
-    __slots__ = ("calls", "config", "faults", "flow", "token", "token_requests")
+    __slots__ = (
+        "calls",
+        "config",
+        "faults",
+        "flow",
+        "next_token_ttl",
+        "token",
+        "token_requests",
+    )
 
     def __init__(self, config: AppConfig) -> None:
         """Start with no token and no history."""
         self.config = config
         self.token: str | None = None  # the current token (TOKEN_REUSED_WHILE_VALID)
         self.token_requests = 0
+        self.next_token_ttl: int | None = None  # the next token's lifetime, once
         self.calls: deque[float] = deque()  # call times inside the QPS window
         self.flow: dict[str, deque[float]] = {}  # user_id -> batchSend delivery times
         self.faults: FaultQueue[AppFault] = FaultQueue()
@@ -133,6 +142,17 @@ class AppRobots:
         self._changed()
         return person
 
+    def remove_person(self, user_id: str) -> Person:
+        """Let someone leave the organisation (and its groups); return them."""
+        person = self.person(user_id)
+        del self._people[user_id]
+        for cid, group in list(self._groups.items()):
+            if user_id in group.members:
+                members = tuple(m for m in group.members if m != user_id)
+                self._groups[cid] = replace(group, members=members)
+        self._changed()
+        return person
+
     def person(self, user_id: str) -> Person:
         """Return a person (KeyError if unknown)."""
         try:
@@ -172,6 +192,16 @@ class AppRobots:
             self._changed()
         return group
 
+    def leave_group(self, open_conversation_id: str, client_id: str) -> Group:
+        """Remove an app's robot from a group (no change if it is not in it)."""
+        group = self.group(open_conversation_id)
+        if client_id in group.robots:
+            robots = tuple(r for r in group.robots if r != client_id)
+            group = replace(group, robots=robots)
+            self._groups[open_conversation_id] = group
+            self._changed()
+        return group
+
     def group(self, open_conversation_id: str) -> Group:
         """Return a group (KeyError if unknown)."""
         try:
@@ -190,12 +220,17 @@ class AppRobots:
 
     # -- tokens, limits and faults ---------------------------------------------------
 
-    def issue_token(self, client_id: str) -> str:
-        """Answer a token request: the current token (renewed) or a new one."""
+    def issue_token(self, client_id: str) -> tuple[str, int]:
+        """Answer a token request: the current token (renewed) or a new one.
+
+        Returns the token and its lifetime in seconds (the answer's expireIn).
+        """
         app = self._app(client_id)
         app.token_requests += 1
         now = self.clock.now()
-        until = now + self.settings.token_ttl
+        ttl = app.next_token_ttl or int(self.settings.token_ttl)
+        app.next_token_ttl = None
+        until = now + ttl
         token = app.token
         reuse = rules.TOKEN_REUSED_WHILE_VALID and self.token_app(token) == client_id
         if token is None or not reuse:
@@ -203,7 +238,7 @@ class AppRobots:
             self._tokens = {t: v for t, v in self._tokens.items() if v[1] > now}
         app.token = token
         self._tokens[token] = (client_id, until)
-        return token
+        return token, ttl
 
     def token_app(self, token: str | None) -> str | None:
         """Return the client_id a valid token belongs to, or None."""
@@ -215,6 +250,12 @@ class AppRobots:
     def token_requests(self, client_id: str) -> int:
         """How many token requests the app made (since the last reset)."""
         return self._app(client_id).token_requests
+
+    def shorten_next_token(self, client_id: str, seconds: int) -> None:
+        """Make the app's next token live ``seconds`` (expireIn says so), once."""
+        if seconds < 1:
+            raise ValueError("expire_in must be at least 1")
+        self._app(client_id).next_token_ttl = seconds
 
     def expire_tokens(self, client_id: str) -> None:
         """Make every token of the app invalid at once (tests of the refresh path)."""

@@ -154,6 +154,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     parser.add_argument(
+        "--person-flow-limit",
+        type=int,
+        default=AppSettings().flow_limit,
+        help="messages an app may send one person per window before DingTalk puts "
+        "them in flowControlledStaffIdList; 0 = no limit (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--person-flow-window",
+        type=float,
+        default=AppSettings().flow_window,
+        help="seconds of that per-person window (default: %(default)s)",
+    )
+    parser.add_argument(
         "--ack-timeout",
         type=float,
         default=AppSettings().ack_timeout,
@@ -206,6 +219,8 @@ def build_emulator(args: argparse.Namespace) -> Emulator:
     clock = ManualClock(time.time()) if args.manual_clock else SystemClock()
     settings = AppSettings(
         qps_limit=args.app_qps or None,
+        flow_limit=args.person_flow_limit or None,
+        flow_window=args.person_flow_window,
         ack_timeout=args.ack_timeout,
         ping_interval=args.ping_interval or None,
         seed=args.seed,

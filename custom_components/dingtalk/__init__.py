@@ -18,40 +18,34 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.storage import Store
 
 from .api import DingTalkClient, InvalidWebhookError, Webhook, WebhookProblem
+from .app_setup import async_setup_app_entry
 from .const import (
-    CONF_COMBINE,
-    CONF_DEFAULT_FORMAT,
     CONF_DEFAULT_TARGET,
     CONF_KEYWORDS,
     CONF_SECRET,
     CONF_WEBHOOK,
-    DEFAULT_COMBINE,
-    DEFAULT_FORMAT,
     DEFAULT_TARGET,
     DOMAIN,
-    DingTalkFormat,
-    DingTalkNotice,
 )
-from .delivery import (
-    async_clear_issues,
-    async_notice,
-    async_robot_delivered,
-    async_robot_failed,
-)
+from .delivery import async_clear_issues
+from .entry_data import is_app_entry
 from .flow_sends import async_pop_flow_sends
-from .legacy import async_add_robot, async_remove_robot, async_setup_legacy
+from .legacy import async_add_targets, async_remove_targets, async_setup_legacy
 from .migration import async_migrate_entry
-from .outbox import Outbox, async_get_store, outbox_settings
+from .outbox import async_get_store, outbox_settings
 from .outbox.queue import LEGACY_STORAGE_PREFIX, LEGACY_STORAGE_VERSION
-from .runtime import DingTalkConfigEntry, DingTalkRuntime
+from .runtime import DingTalkConfigEntry, DingTalkRuntime, Target, TargetKind
+from .seen_groups import async_remove_seen_groups
 from .services import async_setup_services
+from .targets import async_start_target
 from .webhook_sender import WebhookSender
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.typing import ConfigType
 
-PLATFORMS: Final = [Platform.NOTIFY]
+# Event and binary_sensor entities exist only for apps that receive messages.
+PLATFORMS: Final = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.NOTIFY]
 
 CONFIG_SCHEMA: Final = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -66,7 +60,19 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:  # noqa:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> bool:
-    """Set up a DingTalk robot: its client, outbox, notify entity and actions."""
+    """Set up a group robot, or an app with its people and groups."""
+    if is_app_entry(entry):
+        targets = await async_setup_app_entry(hass, entry)
+    else:
+        targets = [await _async_setup_robot(hass, entry)]
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    await async_add_targets(hass, targets)
+    entry.async_on_unload(partial(async_remove_targets, hass, targets))
+    return True
+
+
+async def _async_setup_robot(hass: HomeAssistant, entry: DingTalkConfigEntry) -> Target:
+    """Set up a group robot: its client and outbox; return its target."""
     try:
         webhook = Webhook.parse(str(entry.data.get(CONF_WEBHOOK, "")))
     except InvalidWebhookError as err:
@@ -84,42 +90,28 @@ async def async_setup_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> 
     client = DingTalkClient(
         webhook, entry.data.get(CONF_SECRET), session=async_get_clientsession(hass)
     )
-    outbox = Outbox(
+    target = await async_start_target(
         hass,
-        entry.entry_id,
+        entry,
+        None,
         entry.title,
         WebhookSender(client),
-        settings=outbox_settings(hass),
-        on_delivered=partial(async_robot_delivered, hass, entry),
-        on_failed=partial(async_robot_failed, hass, entry),
+        kind=TargetKind.ROBOT,
+        keywords=tuple(entry.data.get(CONF_KEYWORDS, ())),
+        default_target=entry.options.get(CONF_DEFAULT_TARGET, DEFAULT_TARGET),
         # The config flow's test message or probe was in this robot's minute too.
         recent_sends=async_pop_flow_sends(hass, entry.unique_id),
-        combine=entry.options.get(CONF_COMBINE, DEFAULT_COMBINE),
     )
-    await outbox.async_start()
-    entry.async_on_unload(outbox.async_stop)
-    if outbox.unreadable:
-        async_notice(
-            hass,
-            entry.entry_id,
-            DingTalkNotice.OUTBOX_UNREADABLE,
-            robot=entry.title,
-            count=str(outbox.unreadable),
-        )
     entry.runtime_data = DingTalkRuntime(
         client=client,
-        outbox=outbox,
+        outbox=target.outbox,
         webhook=webhook,
-        keywords=tuple(entry.data.get(CONF_KEYWORDS, ())),
-        default_format=DingTalkFormat(
-            entry.options.get(CONF_DEFAULT_FORMAT, DEFAULT_FORMAT)
-        ),
-        default_target=entry.options.get(CONF_DEFAULT_TARGET, DEFAULT_TARGET),
+        keywords=target.keywords,
+        default_format=target.default_format,
+        default_target=target.default_target,
+        target=target,
     )
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-    await async_add_robot(hass, entry)
-    entry.async_on_unload(partial(async_remove_robot, hass, entry))
-    return True
+    return target
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> bool:
@@ -128,10 +120,12 @@ async def async_unload_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) ->
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: DingTalkConfigEntry) -> None:
-    """Forget a deleted robot's repair issues and undelivered messages."""
-    async_clear_issues(hass, entry.entry_id, notices=True)
+    """Forget a deleted entry's repair issues and undelivered messages."""
     store = await async_get_store(hass, outbox_settings(hass).database)
-    await store.drop(entry.entry_id)
+    for key in (entry.entry_id, *entry.subentries):
+        async_clear_issues(hass, key, notices=True)
+        await store.drop(key)
     await Store[dict[str, object]](
         hass, LEGACY_STORAGE_VERSION, f"{LEGACY_STORAGE_PREFIX}.{entry.entry_id}"
     ).async_remove()
+    await async_remove_seen_groups(hass, entry.entry_id)

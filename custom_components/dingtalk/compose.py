@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 import re
 from typing import TYPE_CHECKING, Any, Final
@@ -18,6 +18,7 @@ from .api import (
     ButtonOrientation,
     FeedCard,
     FeedLink,
+    Image,
     InvalidMessageError,
     Link,
     Markdown,
@@ -32,6 +33,7 @@ from .const import (
     ATTR_BUTTON_TITLE,
     ATTR_BUTTON_URL,
     ATTR_BUTTONS,
+    ATTR_IMAGE,
     ATTR_LINKS,
     ATTR_MSGTYPE,
     ATTR_ORIENTATION,
@@ -98,6 +100,7 @@ MESSAGE_FIELDS: Final[dict[probatio.Marker, Any]] = {
     probatio.Optional(ATTR_BUTTONS): probatio.All(cv.ensure_list, [BUTTON_SCHEMA]),
     probatio.Optional(ATTR_ORIENTATION): cv.string,
     probatio.Optional(ATTR_LINKS): probatio.All(cv.ensure_list, [FEED_LINK_SCHEMA]),
+    probatio.Optional(ATTR_IMAGE): cv.string,
 }
 """Fields shared by dingtalk.send_message and the `data` of the legacy actions."""
 
@@ -107,14 +110,38 @@ DATA_KEYS: Final = tuple(str(marker) for marker in MESSAGE_FIELDS)
 # Fields each message type accepts besides title, message and mentions.
 _TYPE_FIELDS: Final[Mapping[DingTalkMsgType, frozenset[str]]] = {
     DingTalkMsgType.TEXT: frozenset(),
-    DingTalkMsgType.MARKDOWN: frozenset(),
-    DingTalkMsgType.LINK: frozenset({ATTR_URL, ATTR_PICTURE}),
+    DingTalkMsgType.MARKDOWN: frozenset({ATTR_IMAGE}),
+    DingTalkMsgType.LINK: frozenset({ATTR_URL, ATTR_PICTURE, ATTR_IMAGE}),
     DingTalkMsgType.ACTION_CARD: frozenset(
-        {ATTR_BUTTON_TITLE, ATTR_BUTTON_URL, ATTR_BUTTONS, ATTR_ORIENTATION}
+        {ATTR_BUTTON_TITLE, ATTR_BUTTON_URL, ATTR_BUTTONS, ATTR_ORIENTATION, ATTR_IMAGE}
     ),
     DingTalkMsgType.FEED_CARD: frozenset({ATTR_LINKS}),
 }
 _MENTION_TYPES: Final = frozenset({DingTalkMsgType.TEXT, DingTalkMsgType.MARKDOWN})
+
+# Errors name fields and types with the labels of the action's form, in the user's
+# language. Placeholders are shown verbatim (untranslated), so each case has its own
+# exception key, whose texts hold the labels.
+NOT_SUPPORTED_KEYS: Final[Mapping[str, str]] = {
+    field: f"{field}_not_supported"
+    for field in (
+        ATTR_URL,
+        ATTR_PICTURE,
+        ATTR_BUTTON_TITLE,
+        ATTR_BUTTON_URL,
+        ATTR_BUTTONS,
+        ATTR_ORIENTATION,
+        ATTR_LINKS,
+        ATTR_IMAGE,
+    )
+}
+"""The error of a rich field set on a message type that does not take it."""
+CANNOT_MENTION_KEYS: Final[Mapping[DingTalkMsgType, str]] = {
+    msgtype: f"{msgtype}_cannot_mention"
+    for msgtype in DingTalkMsgType
+    if msgtype not in _MENTION_TYPES
+}
+"""The error of mentions in a message type that cannot mention anyone."""
 
 
 def _invalid(translation_key: str, **placeholders: str) -> ServiceValidationError:
@@ -151,6 +178,8 @@ class DingTalkRequest:
     buttons: tuple[ActionButton, ...] = ()
     orientation: DingTalkOrientation | None = None
     links: tuple[FeedLink, ...] = ()
+    image: str | None = None
+    """Where the picture comes from (a camera, a file, a URL…), not yet loaded."""
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> DingTalkRequest:
@@ -182,6 +211,7 @@ class DingTalkRequest:
                 )
                 for link in fields.get(ATTR_LINKS) or ()
             ),
+            image=_text(fields.get(ATTR_IMAGE)),
         )
 
     @classmethod
@@ -213,8 +243,10 @@ class DingTalkRequest:
             return DingTalkMsgType.ACTION_CARD
         if self.url:
             return DingTalkMsgType.LINK
-        if default_format is DingTalkFormat.MARKDOWN or (
-            default_format is DingTalkFormat.AUTO and self.title
+        if (
+            self.image
+            or default_format is DingTalkFormat.MARKDOWN
+            or (default_format is DingTalkFormat.AUTO and self.title)
         ):
             return DingTalkMsgType.MARKDOWN
         return DingTalkMsgType.TEXT
@@ -229,14 +261,63 @@ class DingTalkRequest:
             ATTR_BUTTONS: self.buttons,
             ATTR_ORIENTATION: self.orientation,
             ATTR_LINKS: self.links,
+            ATTR_IMAGE: self.image,
         }
         return {name for name, value in values.items() if value}
 
-    def build(self, default_format: DingTalkFormat) -> Message:
-        """Build the DingTalk message; raise ServiceValidationError on bad input."""
+    def build(
+        self,
+        default_format: DingTalkFormat,
+        *,
+        image: str | None = None,
+        image_message: bool = False,
+    ) -> Message | Image:
+        """Build the DingTalk message; raise ServiceValidationError on bad input.
+
+        ``image`` is the loaded picture's reference (a URL, or an uploaded media
+        id). A picture alone becomes an image message where ``image_message`` (app
+        robots), else markdown showing it.
+        """
+        if self.image and image is None:
+            raise ValueError("the request's image must be loaded before build()")
+        if image is None:
+            return self.build_fields(default_format)
+        alone = not (
+            self.message
+            or self.title
+            or self.msgtype
+            or self.at_mobiles
+            or self.at_user_ids
+            or self.at_all
+            or self._set_fields() - {ATTR_IMAGE}
+        )
+        if alone and image_message:
+            return Image(photo_url=image)
+        return self._with_image(image, uploaded=image_message).build_fields(
+            default_format
+        )
+
+    def _with_image(self, image: str, *, uploaded: bool) -> DingTalkRequest:
+        """Return the request with the picture shown in its text, or as its picture.
+
+        A link card's picture must be a URL: an uploaded picture (a media id) cannot
+        be one (whether DingTalk's sampleLink takes a media id is UNCONFIRMED).
+        """
+        if self.resolve_type(DingTalkFormat.AUTO) is DingTalkMsgType.LINK:
+            if self.picture:
+                raise _invalid("link_picture_twice")
+            if uploaded:
+                raise _invalid("link_picture_uploaded")
+            return replace(self, picture=image, image=None)
+        shown = f"![]({image})"
+        message = f"{self.message}\n\n{shown}" if self.message else shown
+        return replace(self, message=message)
+
+    def build_fields(self, default_format: DingTalkFormat) -> Message:
+        """Build the message of the fields (a picture already in its text)."""
         msgtype = self.resolve_type(default_format)
         if extra := sorted(self._set_fields() - _TYPE_FIELDS[msgtype]):
-            raise _invalid("field_not_supported", field=extra[0], msgtype=msgtype)
+            raise _invalid(NOT_SUPPORTED_KEYS[extra[0]])
         mentions = _model(
             Mentions,
             mobiles=self.at_mobiles,
@@ -246,7 +327,7 @@ class DingTalkRequest:
         if msgtype not in _MENTION_TYPES and (
             self.at_mobiles or self.at_user_ids or self.at_all
         ):
-            raise _invalid("mentions_not_supported", msgtype=msgtype)
+            raise _invalid(CANNOT_MENTION_KEYS[msgtype])
         builders: dict[DingTalkMsgType, Callable[[], Message]] = {
             DingTalkMsgType.TEXT: partial(self._text_message, mentions),
             DingTalkMsgType.MARKDOWN: partial(self._markdown_message, mentions),
@@ -262,7 +343,7 @@ class DingTalkRequest:
         """Build a text message; a title becomes the first line."""
         parts = [part for part in (self.title, self.message) if part]
         if not parts:
-            raise _invalid("missing_field", field=ATTR_MESSAGE, msgtype="text")
+            raise _invalid("text_needs_message")
         return _model(Text, content="\n".join(parts), mentions=mentions)
 
     def _markdown_message(self, mentions: Mentions) -> Message:
@@ -273,7 +354,7 @@ class DingTalkRequest:
                 body = f"{body}\n\n{self.message}"
             return _model(Markdown, title=self.title, text=body, mentions=mentions)
         if not self.message:
-            raise _invalid("missing_field", field=ATTR_MESSAGE, msgtype="markdown")
+            raise _invalid("markdown_needs_message")
         return _model(
             Markdown,
             title=derive_title(self.message),
@@ -283,8 +364,11 @@ class DingTalkRequest:
 
     def _link_message(self) -> Message:
         """Build a link message: title, text and url are required."""
-        self._require(DingTalkMsgType.LINK, title=self.title, message=self.message)
-        self._require(DingTalkMsgType.LINK, url=self.url)
+        _require(
+            ("link_needs_title", self.title),
+            ("link_needs_message", self.message),
+            ("link_needs_url", self.url),
+        )
         return _model(
             Link,
             title=self.title,
@@ -296,22 +380,17 @@ class DingTalkRequest:
     def _action_card_message(self) -> Message:
         """Build an action card with one button or a list of buttons."""
         if not self.message:
-            raise _invalid(
-                "missing_field", field=ATTR_MESSAGE, msgtype=DingTalkMsgType.ACTION_CARD
-            )
+            raise _invalid("action_card_needs_message")
         single = bool(self.button_title or self.button_url)
         if single and self.buttons:
             raise _invalid("conflicting_buttons")
         if single:
-            self._require(
-                DingTalkMsgType.ACTION_CARD,
-                button_title=self.button_title,
-                button_url=self.button_url,
+            _require(
+                ("action_card_needs_button_title", self.button_title),
+                ("action_card_needs_button_url", self.button_url),
             )
         elif not self.buttons:
-            raise _invalid(
-                "missing_field", field=ATTR_BUTTONS, msgtype=DingTalkMsgType.ACTION_CARD
-            )
+            raise _invalid("action_card_needs_buttons")
         # DingTalk does not show actionCard.title in the card: write it as a heading.
         return _model(
             ActionCard,
@@ -331,18 +410,15 @@ class DingTalkRequest:
 
     def _feed_card_message(self) -> Message:
         """Build a feed card; title and message are not part of it."""
-        if not self.links:
-            raise _invalid(
-                "missing_field", field=ATTR_LINKS, msgtype=DingTalkMsgType.FEED_CARD
-            )
+        _require(("feed_card_needs_links", self.links))
         return _model(FeedCard, links=self.links)
 
-    @staticmethod
-    def _require(msgtype: DingTalkMsgType, **values: object) -> None:
-        """Raise for the first required field that is empty."""
-        for field, value in values.items():
-            if not value:
-                raise _invalid("missing_field", field=field, msgtype=msgtype)
+
+def _require(*checks: tuple[str, object]) -> None:
+    """Raise the error of the first required field that is empty."""
+    for translation_key, value in checks:
+        if not value:
+            raise _invalid(translation_key)
 
 
 def derive_title(message: str) -> str:

@@ -10,7 +10,22 @@ DOMAIN: Final = "dingtalk"
 LOGGER: Final = logging.getLogger(__package__)
 
 # Config entry data.
+CONF_KIND: Final = "kind"
 CONF_WEBHOOK: Final = "webhook"
+CONF_CLIENT_ID: Final = "client_id"
+CONF_CLIENT_SECRET: Final = "client_secret"  # noqa: S105 - a config key, not a secret
+CONF_ROBOT_CODE: Final = "robot_code"
+CONF_API_BASE: Final = "api_base"
+CONF_OAPI_BASE: Final = "oapi_base"
+CONF_ADVANCED: Final = "advanced"
+
+# Subentries of an app entry: the people and groups it sends to.
+SUBENTRY_PERSON: Final = "person"
+SUBENTRY_GROUP: Final = "group"
+CONF_PERSON: Final = "person"
+CONF_USER_ID: Final = "user_id"
+CONF_MOBILE: Final = "mobile"
+CONF_CONVERSATION_ID: Final = "open_conversation_id"
 CONF_SECRET: Final = "secret"  # noqa: S105 - a config key, not a secret
 CONF_KEYWORDS: Final = "keywords"
 CONF_SEND_TEST_MESSAGE: Final = "send_test_message"
@@ -19,6 +34,16 @@ CONF_SEND_TEST_MESSAGE: Final = "send_test_message"
 CONF_DEFAULT_FORMAT: Final = "default_format"
 CONF_DEFAULT_TARGET: Final = "default_target"
 CONF_COMBINE: Final = "combine"
+CONF_UNSURE: Final = "unsure_delivery"
+
+# App options: receiving messages over Stream mode, and answering them with Assist.
+CONF_RECEIVE: Final = "receive_messages"
+CONF_CONVERSATION_AGENT: Final = "conversation_agent"
+CONF_ASSIST_LANGUAGE: Final = "assist_language"
+CONF_ALLOWED_USERS: Final = "allowed_users"
+
+EVENT_MESSAGE_RECEIVED: Final = "dingtalk_message_received"
+"""The bus event of a message a person sent to an app's robot."""
 
 MAX_KEYWORDS: Final = 10
 
@@ -45,8 +70,17 @@ ATTR_BUTTON_URL: Final = "button_url"
 ATTR_BUTTONS: Final = "buttons"
 ATTR_ORIENTATION: Final = "orientation"
 ATTR_LINKS: Final = "links"
+ATTR_IMAGE: Final = "image"
 
 SERVICE_SEND_MESSAGE: Final = "send_message"
+SERVICE_REPLY: Final = "reply"
+
+
+class EntryKind(StrEnum):
+    """What a config entry is: a group webhook robot, or an enterprise app."""
+
+    ROBOT = "robot"
+    APP = "app"
 
 
 class DingTalkFormat(StrEnum):
@@ -83,6 +117,8 @@ class DingTalkIssue(StrEnum):
     KEYWORDS_REJECTED = "keywords_rejected"
     PERMISSION_DENIED = "permission_denied"
     RECIPIENT_UNAVAILABLE = "recipient_unavailable"
+    STREAM_UNAVAILABLE = "stream_unavailable"
+    """An app cannot receive messages (clears once it is connected again)."""
 
 
 class DingTalkNotice(StrEnum):

@@ -1,9 +1,19 @@
 """Legacy notify actions: notify.dingtalk and notify.dingtalk_<robot> for each robot.
 
+`notify.dingtalk` reaches every target: group robots and the people and groups of
+DingTalk apps (by name in `target`, or the default ones). Only group robots have an
+action of their own.
+
 One BaseNotificationService, loaded through discovery when the first robot loads,
 serves every robot: Home Assistant registers `notify.dingtalk` for it and one
 `notify.dingtalk_<robot>` per entry of its `targets`. Robots that load later
 refresh the targets; the last robot to unload removes every action.
+
+The actions' descriptions (the action UI's names and help texts) are registered
+in the system language: Home Assistant translates only the descriptions of an
+integration's own actions, and these belong to the notify domain. A per-robot
+action refuses `target`: it always sends to its own robot. A send records the
+robot's notify entity's last-sent time, as its own actions do.
 
 A robot's action name comes from its own title (`robot_service_names`), never from
 which other robots happen to be loaded, so an action never moves to another robot
@@ -18,28 +28,39 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, override
 
-from homeassistant.components.notify.const import ATTR_DATA, ATTR_TARGET, ATTR_TITLE
+from homeassistant.components.notify.const import (
+    ATTR_DATA,
+    ATTR_MESSAGE,
+    ATTR_TARGET,
+    ATTR_TITLE,
+    DOMAIN as NOTIFY_DOMAIN,
+)
 from homeassistant.components.notify.legacy import BaseNotificationService
 from homeassistant.config_entries import SIGNAL_CONFIG_ENTRY_CHANGED, ConfigEntryChange
-from homeassistant.const import CONF_NAME, Platform
-from homeassistant.core import callback
+from homeassistant.const import CONF_NAME, EVENT_CORE_CONFIG_UPDATE, Platform
+from homeassistant.core import Event, ServiceCall, callback
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import discovery
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.service import async_set_service_schema
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.util import slugify
 from homeassistant.util.hass_dict import HassKey
 
+from .attachments import async_build, async_load_request_image
 from .compose import DingTalkRequest
 from .const import DOMAIN, LEGACY_SERVICE_NAME
 from .delivery import async_deliver, async_prepare_parts
+from .entry_data import is_app_entry
+from .runtime import TargetKind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
-    from .runtime import DingTalkConfigEntry
+    from .runtime import DingTalkConfigEntry, Target
 
 DATA_LEGACY: Final[HassKey[DingTalkLegacyState]] = HassKey(f"{DOMAIN}_legacy_notify")
 
@@ -49,6 +70,32 @@ ENTRY_ID_SUFFIX_LENGTH: Final = 6
 The last ones: an entry id is a ULID, whose first ten characters are its creation
 time, so entries added in the same minutes share their first characters.
 """
+
+
+_FIELDS: Final[Mapping[str, dict[str, Any]]] = {
+    ATTR_MESSAGE: {"required": True, "selector": {"text": {"multiline": True}}},
+    ATTR_TITLE: {"required": False, "selector": {"text": {}}},
+    ATTR_TARGET: {"required": False, "selector": {"text": {"multiple": True}}},
+    ATTR_DATA: {
+        "required": False,
+        "example": '{"msgtype": "link", "url": "https://www.home-assistant.io"}',
+        "selector": {"object": {}},
+    },
+}
+"""The fields of the legacy actions; their texts are in the translations."""
+_FIELD_TEXTS: Final[Mapping[str, tuple[str, str]]] = {
+    ATTR_MESSAGE: (
+        "services.send_message.fields.message.name",
+        "services.send_message.fields.message.description",
+    ),
+    ATTR_TITLE: (
+        "services.send_message.fields.title.name",
+        "services.send_message.fields.title.description",
+    ),
+    ATTR_TARGET: ("common.legacy_target_name", "common.legacy_target_description"),
+    ATTR_DATA: ("common.legacy_data_name", "common.legacy_data_description"),
+}
+"""The translation keys of each field's name and description."""
 
 
 def robot_service_names(entries: Iterable[ConfigEntry]) -> dict[str, str]:
@@ -82,15 +129,15 @@ def robot_service_names(entries: Iterable[ConfigEntry]) -> dict[str, str]:
 
 @dataclass(slots=True)
 class DingTalkLegacyState:
-    """Track the loaded robots and the shared legacy notify service."""
+    """Track the loaded targets and the shared legacy notify service."""
 
-    robots: dict[str, DingTalkConfigEntry] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
     service: DingTalkNotificationService | None = None
     loading: bool = False
 
 
 class DingTalkNotificationService(BaseNotificationService):
-    """Send legacy notify calls to one robot, several, or the default ones."""
+    """Send legacy notify calls to one target, several, or the default ones."""
 
     def __init__(self, hass: HomeAssistant, state: DingTalkLegacyState) -> None:
         """Remember the shared state."""
@@ -98,128 +145,224 @@ class DingTalkNotificationService(BaseNotificationService):
         self._state = state
 
     def _entries(self) -> list[DingTalkConfigEntry]:
-        """Return every robot entry, loaded or not, in the order they were added."""
+        """Return every entry, loaded or not, in the order they were added."""
         return self.hass.config_entries.async_entries(DOMAIN, include_ignore=False)
 
-    def _ordered_robots(self) -> list[DingTalkConfigEntry]:
-        """Return the loaded robots in the order their entries were added."""
+    def _robots(self) -> list[DingTalkConfigEntry]:
+        """Return every robot entry, loaded or not, in the order they were added."""
+        return [entry for entry in self._entries() if not is_app_entry(entry)]
+
+    def _ordered_targets(self) -> list[Target]:
+        """Return the loaded targets, by entry (as added), then subentry."""
         return [
-            entry for entry in self._entries() if entry.entry_id in self._state.robots
+            target
+            for entry in self._entries()
+            for target in self._state.targets.values()
+            if target.entry.entry_id == entry.entry_id
         ]
 
     @property
     @override
     def targets(self) -> dict[str, str]:
-        """Return one target per loaded robot: its action name and its entry id."""
-        names = robot_service_names(self._entries())
+        """Return one action per loaded robot: its name and its entry id."""
+        names = robot_service_names(self._robots())
         return {
-            names[entry.entry_id]: entry.entry_id for entry in self._ordered_robots()
+            names[target.key]: target.key
+            for target in self._ordered_targets()
+            if target.kind is TargetKind.ROBOT
         }
 
     @override
     async def async_register_services(self) -> None:
         """Register or refresh the actions; the first run marks the service ready."""
         await super().async_register_services()
+        await self.async_describe_services()
         state = self._state
         if state.service is self:
             return
         state.loading = False
-        if state.robots:
+        if state.targets:
             state.service = self
         else:
             await self.async_unregister_services()
 
-    def _resolve(self, targets: Sequence[str] | None) -> list[DingTalkConfigEntry]:
-        """Return the robots a call names, or the default robots when it names none."""
-        if not targets:
-            chosen = [
-                entry
-                for entry in self._ordered_robots()
-                if entry.runtime_data.default_target
-            ]
+    async def async_describe_services(self) -> None:
+        """Describe the actions for the action UI, in the system language."""
+        language = self.hass.config.language
+        texts: dict[str, str] = {}
+        for category in ("common", "services"):
+            texts |= await async_get_translations(
+                self.hass, language, category, {DOMAIN}
+            )
+
+        def text(key: str, **placeholders: str) -> str:
+            """Return a text of the translations."""
+            return texts[f"component.{DOMAIN}.{key}"].format(**placeholders)
+
+        def fields(*names: str) -> dict[str, Any]:
+            """Return the described fields."""
+            described: dict[str, Any] = {}
+            for name in names:
+                name_key, description_key = _FIELD_TEXTS[name]
+                described[name] = {
+                    "name": text(name_key),
+                    "description": text(description_key),
+                    **_FIELDS[name],
+                }
+            return described
+
+        if self.hass.services.has_service(NOTIFY_DOMAIN, self._service_name):
+            async_set_service_schema(
+                self.hass,
+                NOTIFY_DOMAIN,
+                self._service_name,
+                {
+                    "name": text("common.legacy_all_name"),
+                    "description": text("common.legacy_all_description"),
+                    "fields": fields(ATTR_MESSAGE, ATTR_TITLE, ATTR_TARGET, ATTR_DATA),
+                },
+            )
+        for service, key in self.registered_targets.items():
+            if (target := self._state.targets.get(key)) is None:
+                continue
+            async_set_service_schema(
+                self.hass,
+                NOTIFY_DOMAIN,
+                service,
+                {
+                    "name": text("common.legacy_robot_name", robot=target.name),
+                    "description": text(
+                        "common.legacy_robot_description", robot=target.name
+                    ),
+                    "fields": fields(ATTR_MESSAGE, ATTR_TITLE, ATTR_DATA),
+                },
+            )
+
+    @override
+    async def _async_notify_message_service(self, service: ServiceCall) -> None:
+        """Refuse a target given to a robot's own action, which always sends to it."""
+        if (
+            service.service in self.registered_targets
+            and service.data.get(ATTR_TARGET) is not None
+        ):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="legacy_target_not_allowed",
+                translation_placeholders={
+                    "action": f"{NOTIFY_DOMAIN}.{service.service}",
+                    "all": f"{NOTIFY_DOMAIN}.{self._service_name}",
+                },
+            )
+        await super()._async_notify_message_service(service)
+
+    def _resolve(self, wanted: Sequence[str] | None) -> list[Target]:
+        """Return the targets a call names, or the default ones when it names none."""
+        if not wanted:
+            chosen = [t for t in self._ordered_targets() if t.default_target]
             if not chosen:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN, translation_key="no_default_robot"
                 )
             return chosen
-        entries = self._entries()
-        names = robot_service_names(entries)
+        names = robot_service_names(self._robots())
+        known = _known(self._entries())
         chosen = []
-        for target in targets:
-            entry = _find_robot(target, entries, names)
-            if entry is None:
+        for name in wanted:
+            key = _find(name, known, names)
+            if key is None:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
                     translation_key="unknown_target",
                     translation_placeholders={
-                        "target": target,
-                        "robots": ", ".join(entry.title for entry in entries),
+                        "target": name,
+                        "robots": ", ".join(title for _, title in known),
                     },
                 )
-            if entry.entry_id not in self._state.robots:
+            if (target := self._state.targets.get(key)) is None:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
                     translation_key="robot_not_loaded",
-                    translation_placeholders={"robot": entry.title},
+                    translation_placeholders={"robot": dict(known)[key]},
                 )
-            if entry not in chosen:
-                chosen.append(entry)
+            if target not in chosen:
+                chosen.append(target)
         return chosen
 
     @override
     async def async_send_message(self, message: str = "", **kwargs: Any) -> None:
-        """Send a legacy notify call to the robots it names."""
+        """Send a legacy notify call to the targets it names."""
         request = DingTalkRequest.from_legacy(
             message, kwargs.get(ATTR_TITLE), kwargs.get(ATTR_DATA)
         )
-        robots = self._resolve(kwargs.get(ATTR_TARGET))
+        targets = self._resolve(kwargs.get(ATTR_TARGET))
+        image = await async_load_request_image(self.hass, request)
         # Build and check every message before sending any of them.
         prepared = [
             (
-                entry,
+                target,
                 await async_prepare_parts(
-                    self.hass, entry, request.build(entry.runtime_data.default_format)
+                    self.hass,
+                    target,
+                    await async_build(self.hass, target, request, image),
                 ),
             )
-            for entry in robots
+            for target in targets
         ]
         results = await asyncio.gather(
-            *(async_deliver(entry, parts) for entry, parts in prepared),
+            *(async_deliver(target, parts) for target, parts in prepared),
             return_exceptions=True,
         )
+        for (target, _), result in zip(prepared, results, strict=True):
+            if not isinstance(result, BaseException):
+                target.async_record_sent()
         for result in results:
             if isinstance(result, BaseException):
                 raise result
 
 
-def _find_robot(
-    target: str, entries: list[DingTalkConfigEntry], names: dict[str, str]
-) -> DingTalkConfigEntry | None:
-    """Return the robot a target names, most exact match first.
+def _known(entries: list[DingTalkConfigEntry]) -> list[tuple[str, str]]:
+    """Return every target that exists, loaded or not: (key, name), in order."""
+    known: list[tuple[str, str]] = []
+    for entry in entries:
+        if not is_app_entry(entry):
+            known.append((entry.entry_id, entry.title))
+        else:
+            known.extend(
+                (sub_id, sub.title) for sub_id, sub in entry.subentries.items()
+            )
+    return known
 
-    A target is an entry id, an action name (`ops`, `ops_3f9a2c`, `dingtalk_ops`;
-    any text with that slug, such as `Ops`), or a title (case-insensitive). A title
-    that two robots share means the one whose action carries the plain name.
+
+def _find(
+    wanted: str, known: list[tuple[str, str]], names: dict[str, str]
+) -> str | None:
+    """Return the key of the target a name means, most exact match first.
+
+    A target is an entry or subentry id, a robot's action name (`ops`, `ops_3f9a2c`,
+    `dingtalk_ops`; any text with that slug, such as `Ops`), or a name
+    (case-insensitive, or the same slug). A name that two robots share means the one
+    whose action carries the plain name.
     """
-    wanted, slug = target.strip().casefold(), slugify(target)
-    matchers: tuple[Callable[[DingTalkConfigEntry], bool], ...] = (
-        lambda entry: wanted == entry.entry_id.casefold(),
-        lambda entry: (
-            slug
-            in (names[entry.entry_id], f"{LEGACY_SERVICE_NAME}_{names[entry.entry_id]}")
+    text, slug = wanted.strip().casefold(), slugify(wanted)
+    matchers: tuple[Callable[[str, str], bool], ...] = (
+        lambda key, _name: text == key.casefold(),
+        lambda key, _name: (
+            key in names and slug in (names[key], f"{LEGACY_SERVICE_NAME}_{names[key]}")
         ),
-        lambda entry: wanted == entry.title.casefold(),
+        lambda _key, name: text == name.casefold(),
+        lambda _key, name: bool(slug) and slug == slugify(name),
     )
     for matches in matchers:
-        if entry := next((entry for entry in entries if matches(entry)), None):
-            return entry
+        if key := next((key for key, name in known if matches(key, name)), None):
+            return key
     return None
 
 
-async def async_add_robot(hass: HomeAssistant, entry: DingTalkConfigEntry) -> None:
-    """Offer a loaded robot to the legacy notify actions."""
+async def async_add_targets(hass: HomeAssistant, targets: Iterable[Target]) -> None:
+    """Offer loaded targets to the legacy notify actions."""
     state = hass.data.setdefault(DATA_LEGACY, DingTalkLegacyState())
-    state.robots[entry.entry_id] = entry
+    for target in targets:
+        state.targets[target.key] = target
     if state.service is not None:
         await state.service.async_register_services()
     elif not state.loading:
@@ -237,13 +380,14 @@ async def async_add_robot(hass: HomeAssistant, entry: DingTalkConfigEntry) -> No
         )
 
 
-async def async_remove_robot(hass: HomeAssistant, entry: DingTalkConfigEntry) -> None:
-    """Withdraw an unloading robot; the last one removes every legacy action."""
+async def async_remove_targets(hass: HomeAssistant, targets: Iterable[Target]) -> None:
+    """Withdraw unloading targets; the last one removes every legacy action."""
     state = hass.data[DATA_LEGACY]
-    state.robots.pop(entry.entry_id, None)
+    for target in targets:
+        state.targets.pop(target.key, None)
     if (service := state.service) is None:
         return
-    if state.robots:
+    if state.targets:
         await service.async_register_services()
         return
     state.service = None
@@ -269,13 +413,27 @@ def async_setup_legacy(hass: HomeAssistant) -> None:
                 eager_start=True,
             )
 
+    @callback
+    def _async_core_config_updated(event: Event[Mapping[str, Any]]) -> None:
+        """Describe the actions again in a new system language."""
+        if "language" not in event.data:
+            return
+        state = hass.data.get(DATA_LEGACY)
+        if state is not None and (service := state.service) is not None:
+            hass.async_create_task(
+                service.async_describe_services(),
+                f"{DOMAIN} legacy notify descriptions",
+                eager_start=True,
+            )
+
     async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _async_entry_changed)
+    hass.bus.async_listen(EVENT_CORE_CONFIG_UPDATE, _async_core_config_updated)
 
 
 def async_get_legacy_service(hass: HomeAssistant) -> DingTalkNotificationService | None:
     """Create the shared service when notify discovers our platform."""
     state = hass.data.setdefault(DATA_LEGACY, DingTalkLegacyState())
-    if not state.robots:
+    if not state.targets:
         state.loading = False
         return None
     return DingTalkNotificationService(hass, state)

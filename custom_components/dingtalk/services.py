@@ -11,6 +11,7 @@ import probatio
 
 from .compose import ATTR_MESSAGE, ATTR_TITLE, MESSAGE_FIELDS
 from .const import DOMAIN, SERVICE_SEND_MESSAGE
+from .reply import async_setup_reply
 
 SEND_MESSAGE_SCHEMA: Final = cv.make_entity_service_schema(
     {
@@ -33,3 +34,4 @@ def async_setup_services(hass: HomeAssistant) -> None:
         func="async_send_dingtalk_message",
         supports_response=SupportsResponse.OPTIONAL,
     )
+    async_setup_reply(hass)

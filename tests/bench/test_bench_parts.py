@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from bench.burst import arrivals
 from bench.clock import VirtualTime, VirtualTimeModule
 from bench.imports import own_self_seconds
 from bench.persist import REMOVE, SEND, Sample, summarise
+from bench.receive import Arrivals, Tally
 from bench.split import rows_of
 from bench.split_child import (
     LONG_LINE,
@@ -22,7 +24,8 @@ from bench.split_child import (
     digest,
     load_previous,
 )
-from bench.stats import Summary, ratio
+from bench.stats import Summary, percentile, ratio
+from bench.stream_bare import CALLBACK_ACK_DATA, ack
 from custom_components.dingtalk.api import Text
 from dingtalk_emulator import DeliveredMessage
 
@@ -210,3 +213,35 @@ def test_split_lines_pair_into_rows() -> None:
     assert row.previous.timed_out
     assert row.previous.seconds is None
     assert row.same_parts is None
+
+
+def test_percentile_interpolates_between_samples() -> None:
+    """p95 of 1..21 is 20; one sample is its own percentile; none is an error."""
+    assert percentile(range(21, 0, -1), 0.95) == 20.0
+    assert percentile([1.0, 2.0], 0.5) == 1.5
+    assert percentile([4.0], 0.95) == 4.0
+    with pytest.raises(ValueError, match="no measurements"):
+        percentile([], 0.95)
+
+
+async def test_arrivals_resolve_once_and_count_the_rest() -> None:
+    """The first arrival resolves the wait; a repeat counts as a duplicate."""
+    log = Arrivals()
+    first = log.expect("a")
+    log.expect("b")
+    log.arrived("a", 1.5)
+    log.arrived("a", 2.5)
+    log.arrived("stranger", 3.0)
+    assert await first == 1.5
+    assert log.tally() == Tally(written=2, arrived=1, duplicates=1, missing=1)
+
+
+def test_bare_client_ack_is_the_documented_frame() -> None:
+    """The bare client's ACK (dingtalk-api.md §7.3): code 200, the messageId."""
+    frame = json.loads(ack("m1", CALLBACK_ACK_DATA))
+    assert frame == {
+        "code": 200,
+        "headers": {"contentType": "application/json", "messageId": "m1"},
+        "message": "OK",
+        "data": '{"response": null}',
+    }

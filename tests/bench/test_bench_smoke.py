@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 import json
+import math
 import os
 from pathlib import Path
 import subprocess
@@ -29,6 +30,10 @@ TABLE_HEADERS: Final = (
     "| Import | median | min | max |",
     "| Operation | others queued | n | wall, ms (median) | min | max |",
     "| Text message | parts | today, ms (median) | min | max |",
+    "| Path | median | min | max | median vs bare batchSend POST |",
+    "| Run | messages | answered sent | delivered | lost | twice |",
+    "| Path | median | p95 | min | max | median vs bare client |",
+    "| Client | median | min | max | median vs bare client |",
 )
 NOOP: Final = "bench.noop (no-op action, with response)"
 SERVICE: Final = "dingtalk.send_message (with response)"
@@ -39,6 +44,12 @@ OPERATIONS: Final = (
     "write-ahead record before the request (`DurableQueue.attempt`)",
     "removal after delivery (`DurableQueue.async_done`)",
 )
+APP_BARE: Final = "bare aiohttp POST to batchSend (token cached)"
+APP_ENTITY: Final = "notify.send_message (app person entity)"
+RECEIVE_BARE: Final = "bare aiohttp WebSocket client: the frame arrived"
+RECEIVE_HA: Final = "Home Assistant: `dingtalk_message_received` fired"
+RECONNECT_BOUND_MS: Final = 10_000
+"""The client reconnects at once on a disconnect frame: far below this."""
 
 
 pytestmark = pytest.mark.timeout(TIMEOUT + 30)
@@ -117,6 +128,8 @@ def test_report_has_every_section_and_table(quick_run: QuickRun) -> None:
         "## 3. Scale: 2 robots with 10 queued messages each",
         "## 4. The durable queue: cost per message",
         "## 5. Splitting a long text message",
+        "## 6. An app robot: one message to a person, and its access tokens",
+        "## 7. Receiving: a message written in DingTalk, until the event fires",
         "## How these figures were made",
     ):
         assert heading in report
@@ -193,3 +206,59 @@ def test_split_rows(quick_run: QuickRun) -> None:
             assert previous["digest"] == today["digest"]
             compared += 1
     assert split["previous_missing"] is not None or compared > 0
+
+
+def test_app_person_latency_ratio(quick_run: QuickRun) -> None:
+    """notify.send_message to an app person takes longer than the bare batchSend."""
+    latency = quick_run.data["app"]["latency_ms"]
+    bare, entity = latency[APP_BARE]["median"], latency[APP_ENTITY]["median"]
+    assert 0 < bare < 1000
+    ratio = entity / bare
+    assert math.isfinite(ratio)
+    assert ratio > 1
+    row = quick_run.row("`notify.send_message` (app person entity)")
+    assert row[4] == f"×{ratio:.2f}"
+    assert quick_run.row(APP_BARE)[4] == "×1.00"
+
+
+def test_app_token_requests(quick_run: QuickRun) -> None:
+    """One token serves every message; one more after it expires or is revoked."""
+    tokens = quick_run.data["app"]["tokens"]
+    messages = tokens["messages"]
+    valid, short, revoked = tokens["runs"]
+    for run, requests in ((valid, 1), (short, 2), (revoked, 2)):
+        assert run["emulator_token_requests"] == requests, run
+        assert run["client_token_requests"] == requests, run
+        assert run["sent"] == run["delivered"] == messages, run
+        assert run["lost"] == run["duplicates"] == 0, run
+    assert short["token_seconds"] == 1
+    assert valid["auth_retries"] == short["auth_retries"] == 0  # renewed in time
+    assert revoked["auth_retries"] >= 1  # only DingTalk's refusal tells
+    assert revoked["revoked_after"] == messages // 2
+
+
+def test_receive_latency_and_exactly_once(quick_run: QuickRun) -> None:
+    """Both receivers get every message exactly once, in sane times."""
+    receive = quick_run.data["receive"]
+    for tally in receive["tallies"].values():
+        assert tally["written"] > receive["messages"]  # warm-up and probes too
+        assert tally["arrived"] == tally["written"]
+        assert tally["duplicates"] == tally["missing"] == 0
+    latency, p95 = receive["latency_ms"], receive["p95_ms"]
+    for path in (RECEIVE_BARE, RECEIVE_HA):
+        assert latency[path]["count"] == receive["messages"]
+        assert 0 < latency[path]["median"] <= p95[path] <= latency[path]["maximum"]
+        assert latency[path]["maximum"] < 10_000
+    ratio = latency[RECEIVE_HA]["median"] / latency[RECEIVE_BARE]["median"]
+    assert math.isfinite(ratio)
+    assert ratio > 0
+    assert len(quick_run.row(RECEIVE_HA)) == 6
+
+
+def test_receiving_again_after_a_disconnect(quick_run: QuickRun) -> None:
+    """After each disconnect frame a message arrives again well within 10 s."""
+    receive = quick_run.data["receive"]
+    for summary in receive["reconnect_ms"].values():
+        assert summary["count"] == receive["disconnects"] == 2
+        assert 0 < summary["minimum"] <= summary["maximum"] < RECONNECT_BOUND_MS
+    assert len(quick_run.row("Home Assistant (the integration's Stream client)")) == 5

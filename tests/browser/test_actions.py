@@ -49,20 +49,30 @@ def test_action_card_with_buttons_reaches_the_chat(
         )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 item 4: errors show raw keys")
+@pytest.mark.parametrize(
+    ("ui_language", "expected"),
+    [
+        ("en", "An action card with a Button text also needs a Button URL."),
+        ("zh-Hans", "填写了“按钮文字”的 ActionCard 卡片还需要填写“按钮链接”。"),
+    ],
+    indirect=["ui_language"],
+)
 def test_action_error_names_the_fields_as_the_form_does(
-    stack: BrowserStack, ui: HassUI
+    stack: BrowserStack, ui: HassUI, expected: str
 ) -> None:
-    """A card with a button text but no URL: the error says so in the form's words."""
-    stack.add_robot("Porch")
-    ui.compose_action_card("Porch", "Porch", "Someone is at the door.")
+    """Issue 13 item 5: a button text without its URL, said in the form's words."""
+    robot = f"Porch {ui.language}"
+    stack.add_robot(robot)
+    ui.compose_action_card(robot, "Porch", "Someone is at the door.")
     ui.fill_action_field(ui.ours(f"{FIELDS}.button_title.name"), "Open")
     ui.perform_action()
 
     error = ui.action_error()
-    expect(error).to_be_visible()
-    text = error.inner_text().lower()
-    assert ui.ours(f"{FIELDS}.button_url.name").lower() in text  # "button url"
-    assert ui.ours("selector.msgtype.options.action_card").lower() in text
-    assert "button_url" not in text
-    assert "action_card" not in text
+    expect(error).to_have_text(expected)
+    text = error.inner_text()
+    assert ui.ours(f"{FIELDS}.button_url.name") in text  # "Button URL", "按钮链接"
+    assert ui.ours(f"{FIELDS}.button_title.name") in text
+    type_name = ui.ours("selector.msgtype.options.action_card")
+    assert type_name.casefold() in text.casefold()  # "action card", "ActionCard 卡片"
+    for raw in ("button_url", "button_title", "action_card", "actionCard"):
+        assert raw not in text

@@ -100,8 +100,12 @@ def test_wrong_secret_shows_error_then_corrected_secret_adds_robot(e2e: E2E) -> 
     """A wrong secret keeps the form open with the secret error; the right one saves."""
     robot = e2e.new_robot("Lobby")
     wrong = Robot.generate(signed=True).secret
-    step = e2e.hass.start_flow()
+    menu = e2e.hass.start_flow()
+    assert menu["type"] == "menu"
+    assert menu["menu_options"] == ["robot", "app"]
+    step = e2e.hass.submit_flow(menu["flow_id"], {"next_step_id": "robot"})
     assert step["type"] == "form"
+    assert step["step_id"] == "robot"
     assert [field["name"] for field in step["data_schema"]] == [
         "name",
         "webhook",
@@ -222,7 +226,8 @@ def test_action_card_with_response(e2e: E2E, office: RobotHandle) -> None:
 def test_keyword_robot(e2e: E2E) -> None:
     """A keyword robot needs its keyword in the flow; messages get it added."""
     robot = e2e.new_robot("Alarm", keywords=["告警"])
-    step = e2e.hass.start_flow()
+    menu = e2e.hass.start_flow()
+    step = e2e.hass.submit_flow(menu["flow_id"], {"next_step_id": "robot"})
     answer = e2e.hass.submit_flow(
         step["flow_id"],
         e2e.flow_data("Alarm", robot, keywords=[], send_test_message=True),

@@ -227,6 +227,29 @@ async def test_users_and_groups(
         ] == code
 
 
+async def test_people_leave_and_robots_leave_groups(
+    app_emulator: Emulator, app_server: EmulatorServer, http: aiohttp.ClientSession
+) -> None:
+    """DELETE /api/users/{id} and POST /api/groups/leave."""
+    apps = app_emulator.apps
+    assert "bob" in apps.group(TEST_GROUP_ID).members
+    status, answer, _ = await _call(http, "DELETE", app_server.url("/api/users/bob"))
+    assert (status, answer["user"]["user_id"]) == (200, "bob")
+    assert "bob" not in [p.user_id for p in apps.people]
+    assert "bob" not in apps.group(TEST_GROUP_ID).members
+    assert (await _call(http, "DELETE", app_server.url("/api/users/bob")))[0] == 404
+    leave = app_server.url("/api/groups/leave")
+    body = {"open_conversation_id": TEST_GROUP_ID, "client_id": TEST_APP_KEY}
+    for _ in range(2):  # leaving twice changes nothing the second time
+        status, answer, _ = await _call(http, "POST", leave, body)
+        assert status == 200
+        assert answer["group"]["robots"] == []
+    assert apps.group(TEST_GROUP_ID).robots == ()
+    missing = {**body, "open_conversation_id": "cidNone"}
+    assert (await _call(http, "POST", leave, missing))[0] == 404
+    assert (await _call(http, "POST", leave, {**body, "client_id": 1}))[0] == 400
+
+
 async def test_conversations(
     app_emulator: Emulator, app_server: EmulatorServer, http: aiohttp.ClientSession
 ) -> None:

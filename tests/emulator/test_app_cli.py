@@ -95,6 +95,10 @@ def test_build_emulator_with_apps(tmp_path: Path) -> None:
             "0",
             "--seed",
             "3",
+            "--person-flow-limit",
+            "2",
+            "--person-flow-window",
+            "5",
         ]
     )
     emulator = cli.build_emulator(args)
@@ -109,8 +113,10 @@ def test_build_emulator_with_apps(tmp_path: Path) -> None:
         None,
     )
     assert settings.seed == 3
+    assert (settings.flow_limit, settings.flow_window) == (2, 5.0)
     defaults = cli.build_emulator(cli.build_parser().parse_args([])).apps.settings
     assert (defaults.qps_limit, defaults.ping_interval) == (20, 60.0)
+    assert (defaults.flow_limit, defaults.flow_window) == (20, 60.0)
 
 
 @pytest.mark.parametrize(

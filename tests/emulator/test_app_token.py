@@ -147,3 +147,43 @@ async def test_one_token_request_for_many_messages(
         assert (await send_v1(http, app_server, BATCH, body, token))[0] == 200
     assert app_emulator.apps.token_requests(TEST_APP_KEY) == 1
     assert len(app_emulator.apps.messages(TEST_APP_KEY)) == 5
+
+
+async def test_short_lived_token_once(
+    app_emulator: Emulator,
+    app_server: EmulatorServer,
+    http: aiohttp.ClientSession,
+    manual_clock: ManualClock,
+) -> None:
+    """POST …/tokens {"expire_in": 2}: the next token says 2 s and lives 2 s, once."""
+    url = app_server.url(f"/api/apps/{TEST_APP_KEY}/tokens")
+    async with http.post(url, json={"expire_in": 2}) as answer:
+        assert answer.status == 200
+    status, short = await post(
+        http,
+        app_server.url(TOKEN_PATH),
+        {"appKey": TEST_APP_KEY, "appSecret": TEST_APP_SECRET},
+    )
+    assert (status, short["expireIn"]) == (200, 2)
+    manual_clock.advance(2)
+    assert app_emulator.apps.token_app(short["accessToken"]) is None
+    status, normal = await post(
+        http,
+        app_server.url(TOKEN_PATH),
+        {"appKey": TEST_APP_KEY, "appSecret": TEST_APP_SECRET},
+    )
+    assert (status, normal["expireIn"]) == (200, 7200)
+    assert normal["accessToken"] != short["accessToken"]
+
+
+@pytest.mark.parametrize("expire_in", [0, 1.5, True, "2"])
+async def test_short_lived_token_refuses_bad_lifetimes(
+    app_server: EmulatorServer, http: aiohttp.ClientSession, expire_in: object
+) -> None:
+    """A lifetime that is not an int of at least 1 s: HTTP 400; an unknown app: 404."""
+    url = app_server.url(f"/api/apps/{TEST_APP_KEY}/tokens")
+    async with http.post(url, json={"expire_in": expire_in}) as answer:
+        assert answer.status == 400
+    nobody = app_server.url("/api/apps/dingnobody/tokens")
+    async with http.post(nobody, json={"expire_in": 2}) as answer:
+        assert answer.status == 404

@@ -13,6 +13,7 @@ from dingtalk_emulator import (
     AppRobots,
     AppSettings,
     Emulator,
+    Group,
     ManualClock,
     Person,
     StreamFault,
@@ -45,6 +46,21 @@ def test_chat_without_a_stream_gateway() -> None:
     assert chat.callback["sessionWebhook"].startswith(
         "http://127.0.0.1/robot/sendBySession"
     )
+
+
+def test_person_leaving_leaves_only_their_groups() -> None:
+    """Someone leaving the organisation leaves their groups; other groups are kept."""
+    apps = AppRobots(ManualClock(), AppSettings(), lambda _event: None, 10)
+    for user_id in ("u1", "u2"):
+        apps.add_person(Person(user_id=user_id, name=user_id.upper()))
+    apps.add_group(
+        Group(open_conversation_id="cidBoth", title="B", members=("u1", "u2"))
+    )
+    apps.add_group(Group(open_conversation_id="cidOther", title="O", members=("u2",)))
+    assert apps.remove_person("u1").name == "U1"
+    assert [group.members for group in apps.groups] == [("u2",), ("u2",)]
+    with pytest.raises(KeyError):
+        apps.person("u1")
 
 
 def test_media_store_drops_the_oldest(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,22 +9,42 @@ import time
 from typing import TYPE_CHECKING, Any, Final
 from unittest.mock import patch
 
+from homeassistant.config_entries import ConfigSubentryDataWithId
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.dingtalk.api import Webhook
 from custom_components.dingtalk.const import (
+    CONF_API_BASE,
+    CONF_CLIENT_ID,
+    CONF_CLIENT_SECRET,
+    CONF_CONVERSATION_ID,
+    CONF_DEFAULT_TARGET,
     CONF_KEYWORDS,
+    CONF_KIND,
+    CONF_OAPI_BASE,
+    CONF_ROBOT_CODE,
     CONF_SECRET,
+    CONF_USER_ID,
     CONF_WEBHOOK,
     DOMAIN,
+    SUBENTRY_GROUP,
+    SUBENTRY_PERSON,
+    EntryKind,
 )
 from custom_components.dingtalk.migration import MINOR_VERSION
 from custom_components.dingtalk.outbox import (
     OutboxSettings,
     settings as outbox_settings_module,
 )
-from dingtalk_emulator import Emulator, RobotConfig, RobotState
+from dingtalk_emulator import (
+    AppConfig,
+    Emulator,
+    Group,
+    Person,
+    RobotConfig,
+    RobotState,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
@@ -219,3 +239,88 @@ def stable(message: DeliveredMessage) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads(json.dumps(message.payload))
     payload.pop("msgUuid", None)
     return payload
+
+
+# -- DingTalk apps ---------------------------------------------------------------------
+
+APP_CLIENT_ID: Final = "dingapphome0001"
+APP_CLIENT_SECRET: Final = "app-secret-" + "0123456789" * 4
+APP_NAME: Final = "Home app"
+APP_ENTRY_ID: Final = "01DINGTALKAPP0000000000000"
+ALICE: Final = Person(user_id="alice01", name="Alice", mobile="13800000001")
+BOB: Final = Person(user_id="bob02", name="Bob", mobile="13800000002")
+GARDEN_CID: Final = "cidGardenGroup0001"
+PERSON_SUBENTRY_ID: Final = "01SUBALICE0000000000000000"
+GROUP_SUBENTRY_ID: Final = "01SUBGARDEN000000000000000"
+
+
+@pytest.fixture
+def app_emulator(robot_emulator: Emulator) -> Emulator:
+    """Return the emulator with the Home app, Alice and Bob, and the Garden group."""
+    apps = robot_emulator.apps
+    apps.add_app(
+        AppConfig(
+            client_id=APP_CLIENT_ID, client_secret=APP_CLIENT_SECRET, name=APP_NAME
+        )
+    )
+    apps.add_person(ALICE)
+    apps.add_person(BOB)
+    apps.add_group(
+        Group(
+            open_conversation_id=GARDEN_CID,
+            title="Garden",
+            members=(ALICE.user_id, BOB.user_id),
+            robots=(APP_CLIENT_ID,),
+        )
+    )
+    return robot_emulator
+
+
+def app_data(server: EmulatorServer, **changes: object) -> dict[str, Any]:
+    """Return the entry data of the Home app, talking to the emulator."""
+    return {
+        CONF_KIND: EntryKind.APP,
+        CONF_CLIENT_ID: APP_CLIENT_ID,
+        CONF_CLIENT_SECRET: APP_CLIENT_SECRET,
+        CONF_ROBOT_CODE: APP_CLIENT_ID,
+        CONF_API_BASE: server.base_url,
+        CONF_OAPI_BASE: server.base_url,
+    } | changes
+
+
+@pytest.fixture
+def app_entry(app_emulator: Emulator, robot_server: EmulatorServer) -> MockConfigEntry:
+    """Return the Home app's entry with Alice and the Garden group (not yet added)."""
+    del app_emulator  # the app must exist before the entry is set up
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=APP_NAME,
+        entry_id=APP_ENTRY_ID,
+        unique_id=APP_CLIENT_ID,
+        data=app_data(robot_server),
+        minor_version=MINOR_VERSION,
+        subentries_data=[
+            ConfigSubentryDataWithId(
+                subentry_id=PERSON_SUBENTRY_ID,
+                subentry_type=SUBENTRY_PERSON,
+                title=ALICE.name,
+                unique_id=f"person_{ALICE.user_id}",
+                data={CONF_USER_ID: ALICE.user_id, CONF_DEFAULT_TARGET: False},
+            ),
+            ConfigSubentryDataWithId(
+                subentry_id=GROUP_SUBENTRY_ID,
+                subentry_type=SUBENTRY_GROUP,
+                title="Garden",
+                unique_id=f"group_{GARDEN_CID}",
+                data={CONF_CONVERSATION_ID: GARDEN_CID, CONF_DEFAULT_TARGET: True},
+            ),
+        ],
+    )
+
+
+@pytest.fixture
+async def loaded_app(
+    hass: HomeAssistant, app_entry: MockConfigEntry
+) -> MockConfigEntry:
+    """Return the Home app, set up."""
+    return await setup_entry(hass, app_entry)

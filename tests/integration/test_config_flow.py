@@ -81,12 +81,17 @@ def user_input(server: EmulatorServer, **changes: object) -> dict[str, object]:
 
 
 async def start_user_flow(hass: HomeAssistant) -> str:
-    """Open the user step and return the flow id."""
-    result = await hass.config_entries.flow.async_init(
+    """Open the menu, choose a group robot, and return the flow id."""
+    menu = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
+    assert menu["type"] is FlowResultType.MENU
+    assert menu["menu_options"] == ["robot", "app"]
+    result = await hass.config_entries.flow.async_configure(
+        menu["flow_id"], {"next_step_id": "robot"}
+    )
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
+    assert result["step_id"] == "robot"
     assert result["errors"] == {}
     return result["flow_id"]
 
@@ -504,7 +509,7 @@ async def test_rotated_token_is_accepted(
     await hass.services.async_call(
         NOTIFY_DOMAIN,
         SERVICE_SEND_MESSAGE,
-        {ATTR_ENTITY_ID: "notify.ops_message", "message": "rotated"},
+        {ATTR_ENTITY_ID: "notify.ops", "message": "rotated"},
         blocking=True,
     )
     [message] = robot_emulator.delivered(NEW_TOKEN)
@@ -512,21 +517,24 @@ async def test_rotated_token_is_accepted(
 
 
 @pytest.mark.parametrize("source", [SOURCE_REAUTH, SOURCE_RECONFIGURE])
-async def test_token_of_another_robot_aborts(
+async def test_token_of_another_robot_is_a_webhook_error(
     hass: HomeAssistant,
     robot_env: RobotEnv,
     loaded_entry: MockConfigEntry,
     other_entry: MockConfigEntry,
     source: str,
 ) -> None:
-    """Reauth and Reconfigure cannot take over another configured robot."""
+    """Reauth and Reconfigure cannot take over another robot: the field says so."""
     other_entry.add_to_hass(hass)
     result = await start_flow(hass, loaded_entry, source)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_WEBHOOK: robot_env.server.webhook_url(OTHER_TOKEN)}
     )
-    assert result["type"] is FlowResultType.ABORT
-    assert result["reason"] == "already_configured"
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_WEBHOOK: "webhook_other_robot"}
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["other"] == other_entry.title
     assert robot_env.emulator.requests == []
     assert loaded_entry.unique_id == fingerprint(TOKEN)
     assert loaded_entry.data == entry_data(robot_env.server)

@@ -35,7 +35,7 @@ async def test_diagnostics(
     await hass.services.async_call(
         NOTIFY_DOMAIN,
         SERVICE_SEND_MESSAGE,
-        {ATTR_ENTITY_ID: "notify.ops_message", ATTR_MESSAGE: "hi"},
+        {ATTR_ENTITY_ID: "notify.ops", ATTR_MESSAGE: "hi"},
         blocking=True,
     )
     diagnostics = await get_diagnostics_for_config_entry(

@@ -43,8 +43,8 @@ from custom_components.dingtalk.api import (
 )
 from custom_components.dingtalk.const import DOMAIN
 from custom_components.dingtalk.delivery import (
-    async_robot_delivered,
-    async_robot_failed,
+    async_target_delivered,
+    async_target_failed,
     error_to_ha,
 )
 from dingtalk_emulator import Fault, FaultKind, RobotConfig, RobotState
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
     from dingtalk_emulator import Emulator, EmulatorServer
 
-ENTITY_ID = "notify.ops_message"
+ENTITY_ID = "notify.ops"
 
 
 async def send(hass: HomeAssistant, message: str = "hello") -> None:
@@ -308,7 +308,9 @@ async def test_transient_failures(
 @pytest.mark.usefixtures("loaded_entry")
 async def test_body_too_large(hass: HomeAssistant) -> None:
     """A message that cannot be split to fit is refused before sending."""
-    with pytest.raises(ServiceValidationError, match="cannot be split"):
+    with pytest.raises(
+        ServiceValidationError, match="only text and markdown messages can be split"
+    ):
         await hass.services.async_call(
             DOMAIN,
             SERVICE_SEND_MESSAGE,
@@ -345,7 +347,7 @@ async def test_body_too_large(hass: HomeAssistant) -> None:
         (DingTalkBadResponseError("html"), "unreadable answer"),
         (
             BodyTooLargeError(Problem.CANNOT_SPLIT, msgtype="link", limit=20000),
-            "cannot be split",
+            "only text and markdown messages can be split",
         ),
         (DingTalkError("odd"), "could not be delivered"),
     ],
@@ -369,14 +371,15 @@ async def test_failure_callbacks(
     issue_registry: ir.IssueRegistry,
 ) -> None:
     """Failures reported after a call returned raise issues or reauth, too."""
-    async_robot_failed(hass, loaded_entry, RobotUnavailableError(400106, "gone"))
-    async_robot_failed(hass, loaded_entry, KeywordError(310000, "keywords"))
-    async_robot_failed(hass, loaded_entry, SignatureError(310000, "sign not match"))
+    target = loaded_entry.runtime_data.target
+    async_target_failed(hass, target, RobotUnavailableError(400106, "gone"))
+    async_target_failed(hass, target, KeywordError(310000, "keywords"))
+    async_target_failed(hass, target, SignatureError(310000, "sign not match"))
     await hass.async_block_till_done()
     assert issue_registry.async_get_issue(DOMAIN, f"robot_unavailable_{ENTRY_ID}")
     assert issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
     assert reauth_flows(hass) == [ENTRY_ID]
-    async_robot_delivered(hass, loaded_entry)
+    async_target_delivered(hass, target)
     assert not issue_registry.async_get_issue(DOMAIN, f"robot_unavailable_{ENTRY_ID}")
     assert not issue_registry.async_get_issue(DOMAIN, f"keywords_rejected_{ENTRY_ID}")
     # An open reauthentication stays: the user may be typing into it.

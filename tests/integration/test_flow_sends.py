@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from .conftest import RobotEnv, SkewClock
 
-ENTITY_ID = "notify.ops_message"
+ENTITY_ID = "notify.ops"
 NEW_SECRET = "SEC" + "2" * 64
 
 
@@ -103,7 +103,10 @@ async def test_test_message_counts_in_the_first_minute(
 
     assert len(emulator.delivered(TOKEN)) == 20  # the test message and 19
     assert entry.runtime_data.outbox.stats()["queued"] == 1
-    assert sleep.delays == [pytest.approx(61.0, abs=1.0)]
+    # Until the test message leaves DingTalk's minute (plus the 1 s margin), less
+    # the time the 20 sends took: seconds on a loaded machine.
+    [delay] = sleep.delays
+    assert 50.0 < delay <= 62.0
     assert throttle_answers(emulator) == 0
 
     sleep.release.set()

@@ -33,7 +33,7 @@ from .conftest import ENTRY_ID, ROBOT_NAME, TOKEN, setup_entry
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
-ENTITY_ID = "notify.ops_message"
+ENTITY_ID = "notify.ops"
 
 
 def state_of(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigEntryState:
@@ -46,7 +46,7 @@ def state_of(hass: HomeAssistant, entry: MockConfigEntry) -> ConfigEntryState:
 async def test_integration_loads(hass: HomeAssistant) -> None:
     """Home Assistant finds the custom integration and registers its action."""
     integration = await async_get_integration(hass, DOMAIN)
-    assert integration.name == "DingTalk"
+    assert integration.name == "DingTalk (钉钉)"
     assert not integration.is_built_in
     assert await async_setup_component(hass, DOMAIN, {})
     assert hass.services.has_service(DOMAIN, SERVICE_SEND_MESSAGE)

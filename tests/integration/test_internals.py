@@ -23,9 +23,9 @@ from custom_components.dingtalk.legacy import (
     DATA_LEGACY,
     DingTalkLegacyState,
     DingTalkNotificationService,
-    async_add_robot,
+    async_add_targets,
     async_get_legacy_service,
-    async_remove_robot,
+    async_remove_targets,
     robot_service_names,
 )
 from custom_components.dingtalk.notify import async_get_service
@@ -174,16 +174,17 @@ async def test_expired_message_at_start(
 
 
 async def test_robot_gone_before_legacy_registers(
-    hass: HomeAssistant, config_entry: MockConfigEntry
+    hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
     """A robot that leaves while the legacy platform loads leaves no action behind."""
+    target = loaded_entry.runtime_data.target
     state = DingTalkLegacyState(loading=True)
     hass.data[DATA_LEGACY] = state
-    await async_add_robot(hass, config_entry)
-    assert state.robots == {config_entry.entry_id: config_entry}
+    await async_add_targets(hass, [target])
+    assert state.targets == {loaded_entry.entry_id: target}
     service = DingTalkNotificationService(hass, state)
-    await async_remove_robot(hass, config_entry)
-    assert state.robots == {}
+    await async_remove_targets(hass, [target])
+    assert state.targets == {}
 
     await service.async_setup(hass, DOMAIN, DOMAIN)
     await service.async_register_services()
@@ -196,6 +197,7 @@ async def test_send_to_unloaded_robot(
     hass: HomeAssistant, loaded_entry: MockConfigEntry
 ) -> None:
     """Sending through a robot that is not loaded is refused."""
+    target = loaded_entry.runtime_data.target
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     with pytest.raises(ServiceValidationError, match="Robot Ops is not loaded"):
-        await async_deliver(loaded_entry, [])
+        await async_deliver(target, [])

@@ -14,10 +14,11 @@ from homeassistant.components.notify.const import (
     SERVICE_SEND_MESSAGE,
 )
 from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import ATTR_ENTITY_ID, CONF_NAME
+from homeassistant.const import ATTR_ENTITY_ID, CONF_NAME, STATE_UNKNOWN
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.service import async_get_all_descriptions
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 
     from dingtalk_emulator import Emulator, EmulatorServer
 
-ENTITY_ID = "notify.ops_message"
+ENTITY_ID = "notify.ops"
 MOBILE = "13800000000"
 
 
@@ -94,6 +95,9 @@ async def test_done_criterion_through_the_flow(
     """A robot added through the flow gets signed markdown, then plain text."""
     result = await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "robot"}
     )
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"],
@@ -252,10 +256,10 @@ async def test_default_target_option(
         ({"at_all": "perhaps"}, "The value of at_all in data is not valid"),
         ({"msgtype": "image"}, "Unknown message type image"),
         ({"orientation": "diagonal"}, "Unknown button orientation diagonal"),
-        ({"msgtype": "link"}, "A link message needs the field url"),
+        ({"msgtype": "link"}, "A link message needs a Link URL"),
         ({"url": "https://example.org", "at_all": True}, "A link message cannot"),
-        ({"msgtype": "text", "url": "https://x.org"}, "The field url cannot be used"),
-        ({"msgtype": "feed_card"}, "A feed_card message needs the field links"),
+        ({"msgtype": "text", "url": "https://x.org"}, "Link URL belongs to a link"),
+        ({"msgtype": "feed_card"}, "A feed card needs at least one entry in Feed"),
         ({"at_user_ids": ["ok", "a b"]}, "a b is not a valid DingTalk user ID"),
         (
             {"button_title": "x", "button_url": "https://x.org", "buttons": [{}]},
@@ -269,9 +273,9 @@ async def test_default_target_option(
             },
             "either one button",
         ),
-        ({"button_title": "x"}, "A action_card message needs the field button_url"),
-        ({"msgtype": "action_card"}, "A action_card message needs the field buttons"),
-        ({"url": "ftp://example.org"}, "must be an http://, https:// or dingtalk://"),
+        ({"button_title": "x"}, "An action card with a Button text also needs a"),
+        ({"msgtype": "action_card"}, "An action card needs a button: fill in Button"),
+        ({"url": "ftp://example.org"}, "^Link URL must be an http://, https:// or"),
     ],
 )
 async def test_invalid_data(
@@ -291,9 +295,9 @@ async def test_invalid_data(
 @pytest.mark.usefixtures("loaded_entry")
 async def test_missing_message_parts(hass: HomeAssistant) -> None:
     """Empty messages and link cards without a title are refused."""
-    with pytest.raises(ServiceValidationError, match="needs the field message"):
+    with pytest.raises(ServiceValidationError, match="needs a Message or a Title"):
         await notify(hass, DOMAIN, **{ATTR_MESSAGE: " "})
-    with pytest.raises(ServiceValidationError, match="A link message needs the field"):
+    with pytest.raises(ServiceValidationError, match="A link message needs a Title"):
         await notify(
             hass,
             DOMAIN,
@@ -505,7 +509,7 @@ async def test_entity(
     assert device.name == ROBOT_NAME
     state = hass.states.get(ENTITY_ID)
     assert state is not None
-    assert state.attributes["friendly_name"] == "Ops Message"
+    assert state.attributes["friendly_name"] == ROBOT_NAME  # the device's name
 
     for data in ({ATTR_TITLE: "Door", ATTR_MESSAGE: "Opened"}, {ATTR_MESSAGE: "Hi"}):
         await hass.services.async_call(
@@ -544,3 +548,116 @@ async def test_entity_markdown_option(
     assert message.payload["markdown"]["title"] == "Laundry"
     assert KEYWORD in message.payload["markdown"]["text"]
     assert stable(message) == snapshot
+
+
+# -- issue 13, item 10: the legacy actions in the action UI ----------------------------
+
+
+async def legacy_description(hass: HomeAssistant, service: str) -> dict[str, Any]:
+    """Return a legacy action's description, as the action UI reads it."""
+    descriptions = await async_get_all_descriptions(hass)
+    description: dict[str, Any] = descriptions[NOTIFY_DOMAIN][service]
+    return description
+
+
+@pytest.mark.usefixtures("loaded_entry")
+async def test_legacy_actions_are_described(hass: HomeAssistant) -> None:
+    """Each field has a name and a help text; the robot's action names the robot."""
+    robot = await legacy_description(hass, "dingtalk_ops")
+    assert robot["name"] == "Send a message with DingTalk robot Ops"
+    assert "group of DingTalk robot Ops" in robot["description"]
+    assert list(robot["fields"]) == [ATTR_MESSAGE, ATTR_TITLE, ATTR_DATA]  # no target
+    assert robot["fields"][ATTR_MESSAGE]["required"] is True
+    assert [field["name"] for field in robot["fields"].values()] == [
+        "Message",
+        "Title",
+        "DingTalk fields",
+    ]
+    for field in robot["fields"].values():
+        assert field["description"]
+        assert field["selector"]
+    every = await legacy_description(hass, DOMAIN)
+    assert every["name"] == "Send a message with DingTalk"
+    assert list(every["fields"]) == [ATTR_MESSAGE, ATTR_TITLE, ATTR_TARGET, ATTR_DATA]
+    assert every["fields"][ATTR_TARGET]["name"] == "Targets"
+
+
+async def test_legacy_actions_are_described_in_the_system_language(
+    hass: HomeAssistant, config_entry: MockConfigEntry
+) -> None:
+    """Home Assistant cannot translate them per user: the system language is used."""
+    await hass.config.async_update(language="zh-Hans")
+    await setup_entry(hass, config_entry)
+    robot = await legacy_description(hass, "dingtalk_ops")
+    assert robot["name"] == "通过钉钉机器人“Ops”发送消息"
+    assert robot["fields"][ATTR_MESSAGE]["name"] == "消息"
+    assert robot["fields"][ATTR_DATA]["name"] == "钉钉字段"
+
+    await hass.config.async_update(location_name="Home")  # not the language
+    await hass.async_block_till_done()
+    robot = await legacy_description(hass, "dingtalk_ops")
+    assert robot["name"] == "通过钉钉机器人“Ops”发送消息"
+
+    await hass.config.async_update(language="en")  # described again
+    await hass.async_block_till_done()
+    robot = await legacy_description(hass, "dingtalk_ops")
+    assert robot["name"] == "Send a message with DingTalk robot Ops"
+
+
+@pytest.mark.usefixtures("loaded_entry")
+async def test_robot_action_refuses_a_target(
+    hass: HomeAssistant, robot_emulator: Emulator
+) -> None:
+    """A target given to notify.dingtalk_<robot> is refused, not silently ignored."""
+    with pytest.raises(ServiceValidationError) as caught:
+        await notify(
+            hass, "dingtalk_ops", **{ATTR_MESSAGE: "x", ATTR_TARGET: [OTHER_NAME]}
+        )
+    assert caught.value.translation_key == "legacy_target_not_allowed"
+    assert str(caught.value) == (
+        "notify.dingtalk_ops always sends to its own robot and takes no target. "
+        "Remove target, or use notify.dingtalk with target to choose the robots"
+    )
+    assert robot_emulator.requests == []
+
+
+@pytest.mark.usefixtures("loaded_entry")
+async def test_legacy_sends_record_the_entity_state(
+    hass: HomeAssistant, robot_emulator: Emulator
+) -> None:
+    """The robot's notify entity shows when a legacy action last sent to it."""
+    state = hass.states.get(ENTITY_ID)
+    assert state is not None
+    assert state.state == STATE_UNKNOWN
+    times = []
+    for service in ("dingtalk_ops", DOMAIN):
+        before = dt_util.utcnow()
+        await notify(hass, service, **{ATTR_MESSAGE: service})
+        state = hass.states.get(ENTITY_ID)
+        assert state is not None
+        sent = dt_util.parse_datetime(state.state)
+        assert sent is not None
+        assert before <= sent <= dt_util.utcnow()
+        times.append(sent)
+    assert times[0] < times[1]
+    assert len(robot_emulator.delivered(TOKEN)) == 2
+
+
+async def test_failed_legacy_send_records_nothing(
+    hass: HomeAssistant,
+    robot_emulator: Emulator,
+    config_entry: MockConfigEntry,
+    other_entry: MockConfigEntry,
+) -> None:
+    """Only the robots that took the message record it."""
+    await setup_entry(hass, config_entry)
+    await setup_entry(hass, other_entry)
+    robot_emulator.set_robot_state(TOKEN, RobotState.DISABLED)
+    with pytest.raises(HomeAssistantError):
+        await notify(hass, DOMAIN, **{ATTR_MESSAGE: "hello"})
+    failed = hass.states.get(ENTITY_ID)
+    assert failed is not None
+    assert failed.state == STATE_UNKNOWN
+    sent = hass.states.get("notify.family")
+    assert sent is not None
+    assert dt_util.parse_datetime(sent.state) is not None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 
 from custom_components.dingtalk.const import DOMAIN, SERVICE_SEND_MESSAGE
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
 
     from dingtalk_emulator import Emulator
 
-ENTITY_ID = "notify.ops_message"
+ENTITY_ID = "notify.ops"
 
 pytestmark = pytest.mark.usefixtures("loaded_entry")
 
@@ -147,12 +149,12 @@ async def test_without_response(hass: HomeAssistant, robot_emulator: Emulator) -
 @pytest.mark.parametrize(
     ("data", "error"),
     [
-        ({}, "A text message needs the field message"),
-        ({"msgtype": "markdown"}, "A markdown message needs the field message"),
-        ({"msgtype": "link", "message": "x"}, "A link message needs the field title"),
+        ({}, "A text message needs a Message or a Title"),
+        ({"msgtype": "markdown"}, "A markdown message needs a Message or a"),
+        ({"msgtype": "link", "message": "x"}, "A link message needs a Title"),
         (
             {"msgtype": "action_card", "button_title": "b", "button_url": "https://x"},
-            "A action_card message needs the field message",
+            "An action card needs a Message",
         ),
         ({"message": "x", "at_mobiles": ["123"]}, "123 is not a valid mobile"),
     ],
@@ -164,3 +166,179 @@ async def test_invalid_fields(
     with pytest.raises(ServiceValidationError, match=error):
         await send(hass, **data)
     assert robot_emulator.requests == []
+
+
+FIELD_NAME = "component.dingtalk.services.send_message.fields.{}.name"
+TYPE_NAME = "component.dingtalk.selector.msgtype.options.{}"
+SECTION_NAME = "component.dingtalk.services.send_message.sections.{}.name"
+BUTTONS = [{"title": "Open", "url": "https://example.org/open"}]
+LINKS = [{"title": "a", "url": "https://a.example", "picture": "https://a.example/p"}]
+
+
+async def localized_error(
+    hass: HomeAssistant, language: str, data: dict[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """Return an action's error as the frontend shows it, and the texts it uses.
+
+    The frontend translates the error's key in the user's language and inserts
+    its placeholders as they are.
+    """
+    with pytest.raises(ServiceValidationError) as caught:
+        await send(hass, **data)
+    error = caught.value
+    assert error.translation_domain == DOMAIN
+    texts = {
+        key: value
+        for category in ("exceptions", "services", "selector")
+        for key, value in (
+            await async_get_translations(hass, language, category, {DOMAIN})
+        ).items()
+    }
+    message = texts[f"component.{DOMAIN}.exceptions.{error.translation_key}.message"]
+    return message.format(**(error.translation_placeholders or {})), texts
+
+
+@pytest.mark.parametrize("language", ["en", "zh-Hans"])
+@pytest.mark.parametrize(
+    ("data", "fields", "msgtype"),
+    [
+        ({"message": "x", "button_title": "Open"}, ["button_url"], "action_card"),
+        ({"message": "x", "button_url": "https://x.org"}, ["button_title"], None),
+        ({"msgtype": "action_card", "message": "x"}, ["buttons"], "action_card"),
+        ({"msgtype": "action_card", "buttons": BUTTONS}, ["message"], "action_card"),
+        ({"msgtype": "feed_card"}, ["links"], "feed_card"),
+        ({"msgtype": "link", "message": "x"}, ["title"], "link"),
+        ({"msgtype": "link", "title": "x", "message": "x"}, ["url"], "link"),
+        ({}, ["message", "title"], "text"),
+        ({"msgtype": "markdown"}, ["message", "title"], "markdown"),
+        ({"msgtype": "text", "message": "x", "url": "https://x.org"}, ["url"], "link"),
+        (
+            {"msgtype": "text", "message": "x", "picture": "https://x"},
+            ["picture"],
+            None,
+        ),
+        (
+            {"msgtype": "text", "message": "x", "button_title": "b"},
+            ["button_title"],
+            None,
+        ),
+        (
+            {"msgtype": "text", "message": "x", "orientation": "vertical"},
+            ["orientation"],
+            None,
+        ),
+        ({"msgtype": "text", "message": "x", "buttons": BUTTONS}, ["buttons"], None),
+        (
+            {"message": "x", "links": LINKS, "button_url": "https://x"},
+            ["button_url"],
+            None,
+        ),
+        (
+            {"msgtype": "markdown", "message": "x", "links": LINKS},
+            ["links"],
+            "feed_card",
+        ),
+        (
+            {
+                "message": "x",
+                "button_title": "b",
+                "button_url": "b",
+                "buttons": BUTTONS,
+            },
+            ["button_title", "button_url", "buttons"],
+            "action_card",
+        ),
+        ({"message": "x", "url": "ftp://x.org", "title": "t"}, ["url"], None),
+        (
+            {"message": "x", "url": "https://x.org", "title": "t", "picture": "p"},
+            ["picture"],
+            None,
+        ),
+        (
+            {"message": "x", "button_title": "b", "button_url": "b"},
+            ["button_url"],
+            None,
+        ),
+        ({"message": "x", "buttons": [{"title": "b", "url": "b"}]}, ["buttons"], None),
+        ({"links": [{"title": "a", "url": "u", "picture": "p"}]}, ["links"], None),
+    ],
+)
+async def test_errors_use_the_form_labels(
+    hass: HomeAssistant,
+    language: str,
+    data: dict[str, Any],
+    fields: list[str],
+    msgtype: str | None,
+) -> None:
+    """Errors name fields and message types as the action's form does, never keys."""
+    message, texts = await localized_error(hass, language, data)
+    for field in fields:
+        assert texts[FIELD_NAME.format(field)] in message, (field, message)
+    if msgtype is not None:
+        type_name = texts[TYPE_NAME.format(msgtype)]
+        assert type_name.casefold() in message.casefold(), (msgtype, message)
+    assert "{" not in message
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", message), message  # no field keys
+    assert "actionCard" not in message
+    assert "feedCard" not in message
+
+
+@pytest.mark.parametrize(
+    ("language", "data", "expected"),
+    [
+        (
+            "en",
+            {"message": "x", "button_title": "Open"},
+            "An action card with a Button text also needs a Button URL.",
+        ),
+        (
+            "zh-Hans",
+            {"message": "x", "button_title": "Open"},
+            "填写了“按钮文字”的 ActionCard 卡片还需要填写“按钮链接”。",
+        ),
+        (
+            "en",
+            {"msgtype": "feed_card"},
+            "A feed card needs at least one entry in Feed links.",
+        ),
+        (
+            "zh-Hans",
+            {"msgtype": "feed_card"},
+            "FeedCard 卡片至少需要一个“FeedCard 条目”。",
+        ),
+        (
+            "en",
+            {
+                "msgtype": "action_card",
+                "message": "x",
+                "at_all": True,
+                "buttons": BUTTONS,
+            },
+            (
+                "An action card cannot mention anyone: clear the fields under "
+                "Mentions, or choose Text or Markdown as the Message type."
+            ),
+        ),
+        (
+            "zh-Hans",
+            {
+                "msgtype": "action_card",
+                "message": "x",
+                "at_all": True,
+                "buttons": BUTTONS,
+            },
+            (
+                "ActionCard 卡片不能 @ 任何人：请清空“@ 提醒”中的字段，"
+                "或将“消息类型”选为“文本”或“Markdown”。"
+            ),
+        ),
+    ],
+)
+async def test_errors_read_well(
+    hass: HomeAssistant, language: str, data: dict[str, Any], expected: str
+) -> None:
+    """The reported errors, word for word: grammatical, with the form's labels."""
+    message, texts = await localized_error(hass, language, data)
+    assert message == expected
+    if "@" in expected:  # the section holding the mention fields
+        assert texts[SECTION_NAME.format("mentions")] in message

@@ -352,6 +352,14 @@ MUTATIONS: dict[str, tuple[Callable[[Path], None], str]] = {
         _append(f"{INTEG}/config_flow.py", '\n\nerrors["base"] = "invalid_thing"\n'),
         "translations/en.json: missing 'error.invalid_thing'",
     ),
+    "entity key neither translated nor with an icon": (
+        _append(
+            f"{INTEG}/event.py",
+            '\n\nclass Thing:\n    """An entity."""\n\n'
+            '    _attr_translation_key = "ghost"\n',
+        ),
+        "translations/en.json: missing 'entity.event.ghost'",
+    ),
     "issue not translated": (
         _append(
             f"{INTEG}/services.py",

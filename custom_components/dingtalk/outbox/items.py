@@ -51,8 +51,6 @@ class Item:
     payload: dict[str, Any]
     enqueued_at: float
     """Wall-clock time it was accepted."""
-    stored: bool = True
-    """The durable queue has it (only then may it be sent)."""
     attempts: int = 0
     streak: int = 0
     last_error: str | None = None

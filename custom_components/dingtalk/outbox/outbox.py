@@ -255,15 +255,16 @@ class Outbox:
         )
         for item in items:
             item.waiter = waiter
+        # The worker may take the head now: its write-ahead record joins the same
+        # transaction as the enqueue (or a later one), and it sends only after that
+        # record is on disk, so nothing goes out that a crash could forget.
+        worker.wake()
         try:
             await durable
         except StoreError as err:
             queue.discard(items)
             worker.wake()
             raise OutboxStorageError(self._name) from err
-        for item in items:
-            item.stored = True
-        worker.wake()
         if self._task is None or self._task.done():
             # Home Assistant is stopping: stored, it goes out after the start.
             return DeliveryResult(status="queued", parts=len(parts))

@@ -126,7 +126,6 @@ class DurableQueue:
                     key=key,
                     payload=dict(payload),
                     enqueued_at=enqueued_at,
-                    stored=False,
                 )
             )
             self._next_seq += 1
@@ -139,7 +138,11 @@ class DurableQueue:
     def discard(self, items: Sequence[Item]) -> None:
         """Drop messages from memory only (the store refused them)."""
         doomed = {id(item) for item in items}
-        self._items = deque(item for item in self._items if id(item) not in doomed)
+        # Delivered messages are the head: pop them rather than rebuild the deque.
+        while self._items and doomed and id(self._items[0]) in doomed:
+            doomed.discard(id(self._items.popleft()))
+        if doomed:
+            self._items = deque(i for i in self._items if id(i) not in doomed)
 
     def leading(self, limit: int) -> list[Item]:
         """Return up to ``limit`` messages from the head."""

@@ -233,6 +233,9 @@ class OutboxStore:
     async def _async_write(self) -> None:
         """Write what is pending, one transaction per round, until nothing is."""
         await self._ready.wait()
+        # One turn of the loop first: the worker woken by an enqueue submits its
+        # write-ahead record in that turn, and both go in one transaction.
+        await asyncio.sleep(0)
         while self._pending:
             batch, self._pending = self._pending, []
             ops = [op for ops, _ in batch for op in ops]

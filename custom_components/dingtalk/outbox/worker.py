@@ -136,10 +136,6 @@ class Worker:
         while not self._stopping:
             self._moved()
             item = self._queue.head
-            if item is not None and not item.stored:
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
             if item is None:
                 self._halts.end()
                 self._wakeup.clear()
