@@ -32,8 +32,15 @@ HA_PRELOADED: Final = (
     "homeassistant.helpers.issue_registry",
     "homeassistant.helpers.storage",
     "homeassistant.components.notify",
+    "homeassistant.components.http",
+    "homeassistant.components.media_source",
+    "homeassistant.components.conversation",
 )
-"""Modules a running Home Assistant has imported before it loads a custom one."""
+"""Modules a running Home Assistant has imported before it loads a custom one.
+
+With ``default_config`` (what onboarding sets up): http is our dependency, and
+media_source and conversation are after_dependencies of ours that it loads first.
+"""
 IMPORTTIME_FIELDS: Final = 3  # "self [us] | cumulative | imported package"
 
 
