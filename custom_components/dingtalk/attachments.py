@@ -12,14 +12,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from .api import DingTalkError, MediaType
-from .delivery import async_target_failed, error_to_ha
+from .delivery import async_failed, error_to_ha
 from .image_view import async_publish_image
 from .images import async_load_image
 from .runtime import TargetKind
 
 if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
+    from .api import DingTalkAppClient
     from .compose import DingTalkRequest
     from .images import ImageData
     from .runtime import Sendable, Target
@@ -43,14 +45,32 @@ async def async_image_ref(hass: HomeAssistant, target: Target, image: ImageData)
     """Return how ``target`` refers to the picture: a media id, or a served URL."""
     if target.kind is TargetKind.ROBOT or target.app is None:
         return await async_publish_image(hass, image, ttl=PUBLISHED_IMAGE_TTL)
+    return await async_upload_image(
+        hass, target.app, image, entry=target.entry, key=target.key, name=target.name
+    )
+
+
+async def async_upload_image(  # noqa: PLR0913 - the picture, and whose failure it is
+    hass: HomeAssistant,
+    client: DingTalkAppClient,
+    image: ImageData,
+    *,
+    entry: ConfigEntry,
+    key: str,
+    name: str,
+) -> str:
+    """Upload the picture for an app; return its media id, or raise a translated error.
+
+    A refusal is handled as a refused send: reauthentication, or a repair issue
+    (``key``) for lasting ones.
+    """
     try:
-        return await target.app.async_upload_media(
+        return await client.async_upload_media(
             image.content, filename=image.filename, media_type=MediaType.IMAGE
         )
     except DingTalkError as err:
-        # As for a refused send: reauthenticate, or a repair issue for lasting ones.
-        async_target_failed(hass, target, err)
-        raise error_to_ha(err, target.name) from err
+        async_failed(hass, entry, key, name, err)
+        raise error_to_ha(err, name) from err
 
 
 async def async_build(

@@ -47,7 +47,6 @@ from .const import (
     CONF_CLIENT_SECRET,
     CONF_COMBINE,
     CONF_CONVERSATION_AGENT,
-    CONF_DEFAULT_FORMAT,
     CONF_KEYWORDS,
     CONF_RECEIVE,
     CONF_SECRET,
@@ -55,13 +54,11 @@ from .const import (
     CONF_UNSURE,
     CONF_WEBHOOK,
     DEFAULT_COMBINE,
-    DEFAULT_FORMAT,
     DOMAIN,
     LEGACY_SERVICE_NAME,
     MAX_KEYWORDS,
     SUBENTRY_GROUP,
     SUBENTRY_PERSON,
-    DingTalkFormat,
 )
 from .entry_data import is_app_entry, normalize_keywords, target_names, webhook_url
 from .flow_app import (
@@ -75,6 +72,7 @@ from .flow_app import (
 from .flow_language import async_flow_language
 from .flow_recipients import GroupFlow, PersonFlow
 from .flow_robot import (
+    FORMAT_OPTION,
     ROBOT_OPTIONS_SCHEMA,
     STEP_REAUTH_SCHEMA,
     STEP_RECONFIGURE_SCHEMA,
@@ -101,13 +99,7 @@ if TYPE_CHECKING:
 
 APP_OPTIONS_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_DEFAULT_FORMAT, default=DEFAULT_FORMAT): SelectSelector(
-            SelectSelectorConfig(
-                options=list(DingTalkFormat),
-                mode=SelectSelectorMode.DROPDOWN,
-                translation_key=CONF_DEFAULT_FORMAT,
-            )
-        ),
+        **FORMAT_OPTION,
         probatio.Required(CONF_COMBINE, default=DEFAULT_COMBINE): BooleanSelector(),
         probatio.Required(CONF_UNSURE, default=UnsureDelivery.RESEND): SelectSelector(
             SelectSelectorConfig(

@@ -129,15 +129,19 @@ STEP_RECONFIGURE_SCHEMA: Final = probatio.Schema(
         probatio.Required(CONF_SEND_TEST_MESSAGE, default=True): BooleanSelector(),
     }
 )
+FORMAT_OPTION: Final = {
+    probatio.Required(CONF_DEFAULT_FORMAT, default=DEFAULT_FORMAT): SelectSelector(
+        SelectSelectorConfig(
+            options=list(DingTalkFormat),
+            mode=SelectSelectorMode.DROPDOWN,
+            translation_key=CONF_DEFAULT_FORMAT,
+        )
+    )
+}
+"""The default message format, an option of robots and apps alike."""
 ROBOT_OPTIONS_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_DEFAULT_FORMAT, default=DEFAULT_FORMAT): SelectSelector(
-            SelectSelectorConfig(
-                options=list(DingTalkFormat),
-                mode=SelectSelectorMode.DROPDOWN,
-                translation_key=CONF_DEFAULT_FORMAT,
-            )
-        ),
+        **FORMAT_OPTION,
         probatio.Required(CONF_DEFAULT_TARGET, default=DEFAULT_TARGET): (
             BooleanSelector()
         ),

@@ -30,12 +30,11 @@ from .api import (
     InvalidMessageError,
     InvalidTokenError,
     Markdown,
-    MediaType,
     Mentions,
     Text,
     prepare,
 )
-from .attachments import async_load_request_image
+from .attachments import async_load_request_image, async_upload_image
 from .compose import ATTR_MESSAGE, ATTR_TITLE, MESSAGE_FIELDS, DingTalkRequest
 from .const import (
     CONF_DEFAULT_FORMAT,
@@ -337,10 +336,6 @@ async def _async_upload_image(
     image = await async_load_request_image(hass, request)
     if image is None:
         return None
-    try:
-        return await client.async_upload_media(
-            image.content, filename=image.filename, media_type=MediaType.IMAGE
-        )
-    except DingTalkError as err:
-        async_failed(hass, entry, entry.entry_id, entry.title, err)
-        raise error_to_ha(err, entry.title) from err
+    return await async_upload_image(
+        hass, client, image, entry=entry, key=entry.entry_id, name=entry.title
+    )
